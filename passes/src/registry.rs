@@ -1,0 +1,43 @@
+//! Every pass, registered once with its command-line name and a one-line description, and
+//! the aliases that name standard pipelines.
+
+use crate::Pass;
+
+/// A registered pass.
+pub struct PassInfo {
+    /// The name used on the command line (`-p NAME`), also the name of its file.
+    pub name: &'static str,
+    /// What the pass does, in one line.
+    pub description: &'static str,
+    /// Makes an instance.
+    pub make: fn() -> Box<dyn Pass>,
+}
+
+/// All passes, in the order `--help` lists them.
+pub const PASSES: &[PassInfo] = &[
+    PassInfo {
+        name: "dce",
+        description: "remove ops whose results no output depends on",
+        make: || Box::new(crate::dce::Dce),
+    },
+    PassInfo {
+        name: "fold-constants",
+        description: "replace ops on constant operands by constants, computed by the interpreter",
+        make: || Box::new(crate::fold_constants::FoldConstants),
+    },
+];
+
+/// Pipeline aliases: a name and the pipeline it stands for.
+pub const ALIASES: &[(&str, &str, &str)] = &[
+    (
+        "default",
+        "fold-constants,dce",
+        "the standard cleanup: fold constants, then drop dead ops",
+    ),
+    ("cleanup", "dce", "only remove dead ops"),
+];
+
+/// The registered pass called `name`.
+pub fn find(name: &str) -> Option<&'static PassInfo> {
+    PASSES.iter().find(|p| p.name == name)
+}
