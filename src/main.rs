@@ -1,0 +1,66 @@
+//! The `qweave` command line: parses arguments, runs a subcommand, reports errors.
+//!
+//! Every failure ends as `error: ...` lines on stderr and exit code 1 (2 for usage errors);
+//! never a panic message or a backtrace.
+
+mod ir_cmd;
+mod qir_file;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// qweave compiles convolutional networks (float, or quantized to 1-8 bits) into FPGA
+/// accelerators, the programs their controllers run, and packed weights.
+#[derive(Parser)]
+#[command(name = "qweave", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = "Run 'qweave <COMMAND> --help' for the options of a command.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read a .qir program, run passes over it, and print or write the result.
+    #[command(long_about = ir_cmd::LONG_ABOUT, after_long_help = ir_cmd::pass_list())]
+    Ir(ir_cmd::IrArgs),
+}
+
+/// The outcome of a command: `Err` holds the lines to print after `error: `.
+pub type CmdResult = Result<(), Vec<String>>;
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("error: internal error{location}: {message}");
+            eprintln!(
+                "error: this is a bug in qweave; please report it with the input that caused it"
+            );
+        }
+    }));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ir(args) => ir_cmd::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(lines) => {
+            #[allow(clippy::print_stderr)]
+            for line in lines {
+                eprintln!("error: {line}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

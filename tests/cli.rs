@@ -1,0 +1,170 @@
+//! The command line end to end: help, pass pipelines, printing, writing with a sidecar,
+//! timings, and the errors of bad invocations.
+
+mod common;
+
+use common::qweave;
+
+#[test]
+fn help_documents_every_flag_pass_and_alias() {
+    let top = qweave(&["--help"]);
+    assert_eq!(top.code, 0);
+    assert!(
+        top.stdout.contains("ir") && top.stdout.contains("Read a .qir program"),
+        "{}",
+        top.stdout
+    );
+    let ir = qweave(&["ir", "--help"]);
+    assert_eq!(ir.code, 0);
+    for needle in [
+        "--passes",
+        "--print-after",
+        "--verify-each",
+        "--timings",
+        "--output",
+        "<FILE>",
+    ] {
+        assert!(
+            ir.stdout.contains(needle),
+            "ir --help lacks {needle}:\n{}",
+            ir.stdout
+        );
+    }
+    for pass in qweave_passes::PASSES {
+        assert!(
+            ir.stdout.contains(pass.name) && ir.stdout.contains(pass.description),
+            "{}",
+            pass.name
+        );
+    }
+    for (alias, expansion, _) in qweave_passes::ALIASES {
+        assert!(
+            ir.stdout.contains(alias) && ir.stdout.contains(expansion),
+            "{alias}"
+        );
+    }
+    assert_eq!(qweave(&["--version"]).code, 0);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(qweave(&[]).code, 2);
+    assert_eq!(qweave(&["ir"]).code, 2);
+    assert_eq!(qweave(&["frobnicate"]).code, 2);
+}
+
+#[test]
+fn bad_invocations_exit_1_with_one_line() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["ir", "tests/filetests/dce/chains.qir", "-p", "dce,nope"],
+            "error: unknown pass 'nope'",
+        ),
+        (
+            &["ir", "no/such/file.qir"],
+            "error: cannot read no/such/file.qir",
+        ),
+        (
+            &["ir", "Cargo.toml"],
+            "error: Cargo.toml: expected a .qir file",
+        ),
+        (
+            &["ir", "tests/filetests/dce/chains.qir", "-o", "out.txt"],
+            "error: out.txt: the output must be a .qir file",
+        ),
+    ];
+    for (args, start) in cases {
+        let run = qweave(args);
+        assert_eq!(run.code, 1, "{args:?}");
+        assert!(run.stderr.starts_with(start), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn pipeline_prints_result_and_optionally_each_step_and_timings() {
+    let run = qweave(&[
+        "ir",
+        "tests/filetests/dce/chains.qir",
+        "-p",
+        "default",
+        "--print-after",
+        "--verify-each",
+        "--timings",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("graph @chains("), "{}", run.stdout);
+    assert!(!run.stdout.contains("sigmoid"));
+    let headers: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("// ----- IR after"))
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            "// ----- IR after fold-constants -----",
+            "// ----- IR after dce -----"
+        ]
+    );
+    for needle in ["pass", "fold-constants", "dce", "6 -> 3", "total"] {
+        assert!(
+            run.stderr.contains(needle),
+            "timings lack {needle}:\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn output_file_is_complete_with_its_sidecar() {
+    let dir = std::env::temp_dir().join(format!("qweave-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("tiny.qir");
+    let out_s = out.to_string_lossy().to_string();
+    let run = qweave(&["ir", "examples/tiny_cnn.qir", "-p", "default", "-o", &out_s]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(
+        out.with_extension("qwb").exists(),
+        "large constants need a sidecar"
+    );
+    // The written pair reloads on its own and prints as the pipeline's output printed.
+    let reread = qweave(&["ir", &out_s]);
+    assert_eq!(reread.code, 0, "{}", reread.stderr);
+    let direct = qweave(&["ir", "examples/tiny_cnn.qir", "-p", "default"]);
+    assert_eq!(reread.stdout, direct.stdout);
+    // Without the sidecar the program is incomplete, and says so.
+    std::fs::remove_file(out.with_extension("qwb")).unwrap();
+    let broken = qweave(&["ir", &out_s]);
+    assert_eq!(broken.code, 1);
+    assert!(
+        broken.stderr.contains("needs the sidecar (.qwb) file"),
+        "{}",
+        broken.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn corrupt_sidecar_is_named() {
+    let dir = std::env::temp_dir().join(format!("qweave-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        common::root().join("examples/tiny_cnn.qir"),
+        dir.join("m.qir"),
+    )
+    .unwrap();
+    let mut side = std::fs::read(common::root().join("examples/tiny_cnn.qwb")).unwrap();
+    let last = side.len() - 1;
+    side[last] ^= 0x40;
+    std::fs::write(dir.join("m.qwb"), side).unwrap();
+    let run = qweave(&["ir", &dir.join("m.qir").to_string_lossy()]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("m.qwb: blob") && run.stderr.contains("corrupt"),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,76 @@
+//! Helpers shared by the end-to-end tests: finding fixture files, loading them, running the CLI.
+
+#![allow(dead_code)]
+
+use qweave_ir::sidecar::Sidecar;
+use qweave_ir::{Parsed, parse};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every `.qir` file under `tests/` and `examples/`, sorted.
+pub fn qir_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "qir") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root().join("tests"), &mut files);
+    walk(&root().join("examples"), &mut files);
+    files.sort();
+    files
+}
+
+/// The sidecar beside `qir`, if there is one.
+pub fn sidecar_of(qir: &Path) -> Option<Sidecar> {
+    let bytes = std::fs::read(qir.with_extension("qwb")).ok()?;
+    Some(Sidecar::from_bytes(&bytes).expect("fixture sidecars are valid"))
+}
+
+/// Parses a fixture with its sidecar.
+pub fn parse_file(qir: &Path) -> Result<Parsed, qweave_ir::ParseError> {
+    let text = std::fs::read_to_string(qir).expect("fixtures are UTF-8");
+    parse(&text, sidecar_of(qir).as_ref())
+}
+
+/// `path` relative to the repository root, with forward slashes.
+pub fn relative(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// The outcome of one CLI run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the `qweave` binary in the repository root.
+pub fn qweave(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_qweave"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the qweave binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
