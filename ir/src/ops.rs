@@ -290,6 +290,94 @@ attr_set! {
     }
 }
 
+attr_set! {
+    /// A conversion's target type.
+    pub struct CastAttrs {
+        /// `f32` or a plain integer type.
+        pub to: ElemType,
+    }
+}
+
+attr_set! {
+    /// onnxruntime QLinearConv: convolution geometry and the quantized result type.
+    pub struct QLinearConvAttrs {
+        /// Stride per spatial axis.
+        pub strides: Vec<u64>,
+        /// Begin paddings, then end paddings.
+        pub pads: Vec<u64>,
+        /// Dilation per spatial axis.
+        pub dilations: Vec<u64>,
+        /// Number of groups.
+        pub group: u64 = 1,
+        /// Result type (8-bit, per-tensor quantized).
+        pub out: ElemType,
+    }
+}
+
+attr_set! {
+    /// onnxruntime QGemm.
+    pub struct QGemmAttrs {
+        /// Scale of the product.
+        pub alpha: f32 = 1.0,
+        /// Use `A` transposed.
+        pub trans_a: bool = false,
+        /// Use `B` transposed.
+        pub trans_b: bool = false,
+        /// Result type: 8-bit per-tensor quantized, or `f32` for a float result.
+        pub out: ElemType,
+    }
+}
+
+attr_set! {
+    /// onnxruntime QLinearAveragePool.
+    pub struct QAvgPoolAttrs {
+        /// Window size per spatial axis.
+        pub kernel: Vec<u64>,
+        /// Stride per spatial axis.
+        pub strides: Vec<u64>,
+        /// Begin paddings, then end paddings.
+        pub pads: Vec<u64>,
+        /// Round the output size up instead of down.
+        pub ceil_mode: bool = false,
+        /// Count padded positions in the divisor.
+        pub count_include_pad: bool = false,
+        /// Result type.
+        pub out: ElemType,
+    }
+}
+
+attr_set! {
+    /// onnxruntime QLinearConcat.
+    pub struct QConcatAttrs {
+        /// The axis.
+        pub axis: u64,
+        /// Result type.
+        pub out: ElemType,
+    }
+}
+
+attr_set! {
+    /// onnxruntime QLinearLeakyRelu.
+    pub struct QLeakyReluAttrs {
+        /// Slope for negative inputs.
+        pub alpha: f32 = 0.01,
+        /// Result type.
+        pub out: ElemType,
+    }
+}
+
+attr_set! {
+    /// QONNX Trunc (both versions).
+    pub struct TruncAttrs {
+        /// Signed output range.
+        pub signed: bool = true,
+        /// Narrow output range.
+        pub narrow: bool = false,
+        /// Rounding of the truncated value.
+        pub rounding: RoundingMode = RoundingMode::Floor,
+    }
+}
+
 /// Operand count limit of a variadic op.
 pub const VARIADIC: usize = usize::MAX;
 
@@ -392,6 +480,9 @@ define_ops! {
     /// `pad(x) {pads, mode, value}`: ONNX Pad with static pads (negative pads crop). Every
     /// result dimension stays at least 1.
     Pad(PadAttrs) = "pad", operands(1, 1);
+    /// `retype(x) {to}`: the same stored integers under another integer-valued type with the
+    /// same storage (attaching, changing or dropping quantization parameters). No value changes.
+    Retype(CastAttrs) = "retype", operands(1, 1);
     /// `resize_nearest(x) {shape, scales, coord, nearest}`: ONNX Resize in `nearest` mode.
     /// Along each axis, output index `o` reads input index
     /// `clamp(nearest(coord(o)), 0, len_in - 1)`, the coordinate computed in `f32`.
@@ -452,24 +543,118 @@ define_ops! {
     Lrn(LrnAttrs) = "onnx.lrn", operands(1, 1);
     /// `onnx.softmax(x) {axis}`: softmax along one axis (opset 13 semantics).
     Softmax(AxisAttrs) = "onnx.softmax", operands(1, 1);
-    /// `onnx.quantize_linear(x) {out}`: ONNX QuantizeLinear to the quantized type `out`:
-    /// `saturate(round_half_even(x / scale) + zp)`, the division in `f32`.
+    /// `onnx.quantize_linear(x) {out}`: ONNX QuantizeLinear to the quantized type `out`, as
+    /// onnxruntime computes it: `saturate(round_half_even(x / scale) + zp)`, the division in
+    /// `f32`; NaN gives the storage minimum.
     QuantizeLinear(OutAttrs) = "onnx.quantize_linear", operands(1, 1);
     /// `onnx.dequantize_linear(x)`: ONNX DequantizeLinear of a quantized tensor:
     /// `f32(x - zp) * scale`, the product in `f32`.
     DequantizeLinear = "onnx.dequantize_linear", operands(1, 1);
-    /// `onnx.quant(x, scale, zp, bits) {signed, narrow, rounding}`: QONNX Quant. With
-    /// `v = x / scale + zp` in `f32`: `q = clamp(round(v), lo, hi)` over the (narrow) signed or
-    /// unsigned range of `bits`, and `y = (q - zp) * scale` in `f32`. A signed 1-bit Quant is
-    /// bipolar: `q = v >= 0 ? 1 : -1`. `scale` and `zp` broadcast to `x`; `bits` has one element.
+    /// `onnx.quant(x, scale, zp, bits) {signed, narrow, rounding}`: QONNX Quant as the qonnx
+    /// executor computes it. With `v = x / scale + zp` in `f32`: `q = clamp(round(v), lo, hi)`
+    /// over the (narrow) signed or unsigned range of `bits`, `round` by `rounding` with qonnx's
+    /// numpy formulas (`half_even` is `np.round`; `half_away` is `sign(v) * floor(|v| + 0.5)` in
+    /// `f32`), and `y = (q - zp) * scale` in `f32`. A signed 1-bit Quant is bipolar: `q = v >= 0 ?
+    /// 1 : -1`. `scale` and `zp` broadcast to `x`; `bits` has one element.
     Quant(QonnxQuantAttrs) = "onnx.quant", operands(4, 4);
     /// `onnx.bipolar_quant(x, scale)`: QONNX BipolarQuant: `(x >= 0 ? 1 : -1) * scale`.
     BipolarQuant = "onnx.bipolar_quant", operands(2, 2);
     /// `onnx.multi_threshold(x, t) {axis, out_scale, out_bias}`: FINN MultiThreshold. For
     /// channel `c` (the index along `axis`), `n` is the number of thresholds `t[c, j]` with
     /// `x >= t[c, j]` (`t` is `[C, T]`, or `[1, T]` for all channels), and
-    /// `y = out_scale * n + out_bias` computed in `f64` and rounded once to `f32`.
+    /// `y = out_scale * n + out_bias` in `f32`, the product and the sum each rounded (as the
+    /// qonnx executor computes it).
     MultiThreshold(MultiThresholdAttrs) = "onnx.multi_threshold", operands(2, 2);
+
+    /// `onnx.cast(x) {to}`: ONNX Cast as onnxruntime computes it on x86-64. Integers to `f32`
+    /// round to nearest (ties to even); an integer to another integer type wraps modulo 2^bits.
+    /// `f32` to an integer truncates toward zero into `i32` (NaN and values outside `i32` give
+    /// `i32::MIN`) and then wraps to the target width — out-of-range values wrap, they do not
+    /// saturate; to `u32`, values from 2^31 convert after subtracting 2^31 (beyond 2^32: 0); to
+    /// 4-bit types the value is first rounded half away from zero.
+    Cast(CastAttrs) = "onnx.cast", operands(1, 1);
+    /// `onnx.conv_integer(x, w, x_zp, w_zp) {strides, pads, dilations, group}`: ONNX
+    /// ConvInteger: the `i32` sum `sum (x - x_zp) * (w - w_zp[m])`, padded positions equal to
+    /// `x_zp`, wrapping modulo 2^32. `x_zp` has one element; `w_zp` one or one per output
+    /// channel; zero points have the type of their tensor.
+    ConvInteger(ConvAttrs) = "onnx.conv_integer", operands(4, 4);
+    /// `onnx.matmul_integer(a, b, a_zp, b_zp)`: ONNX MatMulInteger: numpy matmul of
+    /// `(a - a_zp)` and `(b - b_zp[n])` into `i32`, wrapping; `a_zp` has one element, `b_zp`
+    /// one or one per column.
+    MatMulInteger = "onnx.matmul_integer", operands(4, 4);
+    /// `onnx.dynamic_quantize_linear(x)`: ONNX DynamicQuantizeLinear as onnxruntime computes
+    /// it, giving `(y: u8, scale: f32 scalar, zp: u8 scalar)`: with `lo = min(min(x), 0)` and
+    /// `hi = max(max(x), 0)` in `f32`, `scale = hi == lo ? 1 : (hi - lo) / 255`,
+    /// `zp = round_half_even(clamp(0 - lo / scale, 0, 255))`, and `y` as `onnx.quantize_linear`
+    /// computes it with that scale and zero point.
+    DynamicQuantizeLinear = "onnx.dynamic_quantize_linear", operands(1, 1);
+    /// `onnx.qlinear_conv(x, w, b?) {strides, pads, dilations, group, out}`: ONNX QLinearConv
+    /// as onnxruntime computes it on x86-64. `acc = b[m] + sum (x - zp_x) * (w - zp_w[m])` in
+    /// `i32` (padded positions contribute 0), then with `s[m] = (scale_x * scale_w[m]) /
+    /// scale_y` in `f32` (that order), `v = clamp(f32(acc) * s[m], qmin - zp_y, qmax - zp_y)`
+    /// and `y = round_half_even(v) + zp_y`. `x` and `out` are per-tensor 8-bit quantized; `w`
+    /// 8-bit, per tensor or per axis 0; `b` plain `i32`.
+    QLinearConv(QLinearConvAttrs) = "onnx.qlinear_conv", operands(2, 3);
+    /// `onnx.qlinear_matmul(a, b) {out}`: ONNX QLinearMatMul as onnxruntime computes it: numpy
+    /// matmul of `(a - zp_a)` and `(b - zp_b[n])` into `i32`, then requantized exactly as in
+    /// `onnx.qlinear_conv` with `s[n] = (scale_a * scale_b[n]) / scale_y`. `b` may be per-axis
+    /// along its last axis.
+    QLinearMatMul(OutAttrs) = "onnx.qlinear_matmul", operands(2, 2);
+    /// `onnx.qgemm(a, b, c?) {alpha, trans_a, trans_b, out}`: onnxruntime's QGemm: `acc = c +
+    /// sum (a - zp_a) * (b - zp_b[n])` in `i32` (`c` plain `i32`, broadcast to `[M, N]`), `s[n]
+    /// = (alpha * scale_a) * scale_b[n]` in `f32`, then for a quantized `out` divided by
+    /// `scale_y` and requantized as in `onnx.qlinear_conv`; for `out = f32`, `y = f32(acc) *
+    /// s[n]`. `b` may be per-axis along its `N` axis.
+    QGemm(QGemmAttrs) = "onnx.qgemm", operands(2, 3);
+    /// `onnx.qlinear_add(a, b) {out}`: onnxruntime's QLinearAdd as MLAS computes it on AVX2
+    /// with FMA (numpy broadcasting). `ra = scale_a / scale_y`, `rb = scale_b / scale_y`; with
+    /// `(v, s) = (b, a)` when onnxruntime's broadcaster repeats `a` over the innermost span of
+    /// output axes, else `(a, b)`: `F = zp_y - fma(rv, zp_v, rs * zp_s)` and `r = fma(v, rv,
+    /// fma(s, rs, F))`. Then `y = round_half_even(r)` saturated into `out` (NaN and values
+    /// beyond `i32` give the storage minimum).
+    QLinearAdd(OutAttrs) = "onnx.qlinear_add", operands(2, 2);
+    /// `onnx.qlinear_mul(a, b) {out}`: onnxruntime's QLinearMul: `ratio = (scale_a * scale_b) /
+    /// scale_y`, `p = (a - zp_a) * (b - zp_b)` exactly, `r = f32(p) * ratio + f32(zp_y)` (each
+    /// operation rounded), then `y = round_half_even(r)` saturated into `out` (NaN and values
+    /// beyond `i32` give the storage minimum).
+    QLinearMul(OutAttrs) = "onnx.qlinear_mul", operands(2, 2);
+    /// `onnx.qlinear_global_average_pool(x) {out}`: onnxruntime's QLinearGlobalAveragePool
+    /// (NCHW): with `n` the number of spatial positions, `acc = sum x - zp_x * n` in `i32` and
+    /// `s = scale_x / (scale_y * f32(n))`, requantized as in `onnx.qlinear_conv`.
+    QLinearGlobalAveragePool(OutAttrs) = "onnx.qlinear_global_average_pool", operands(1, 1);
+    /// `onnx.qlinear_average_pool(x) {kernel, strides, pads, ceil_mode, count_include_pad,
+    /// out}`: onnxruntime's QLinearAveragePool. A window covering the whole unpadded input is
+    /// computed as `onnx.qlinear_global_average_pool`. Otherwise in `f32`: `d = scale_x *
+    /// f32(x - zp_x)` summed in window order, divided by the window's in-input size (or by the
+    /// kernel size with `count_include_pad`), and `y = saturate(round_half_even(avg / scale_y +
+    /// f32(zp_y)))`.
+    QLinearAveragePool(QAvgPoolAttrs) = "onnx.qlinear_average_pool", operands(1, 1);
+    /// `onnx.qlinear_concat(x...) {axis, out}`: onnxruntime's QLinearConcat: each element of
+    /// each operand is dequantized (`scale_x * f32(x - zp_x)`) and quantized to `out` as
+    /// `onnx.quantize_linear` does; then the results are concatenated.
+    QLinearConcat(QConcatAttrs) = "onnx.qlinear_concat", operands(1, VARIADIC);
+    /// `onnx.qlinear_leaky_relu(x) {alpha, out}`: onnxruntime's QLinearLeakyRelu: per element,
+    /// `d = scale_x * f32(x - zp_x)`, `f = d >= 0 ? d : alpha * d`, quantized to `out` as
+    /// `onnx.quantize_linear` does.
+    QLinearLeakyRelu(QLeakyReluAttrs) = "onnx.qlinear_leaky_relu", operands(1, 1);
+    /// `onnx.qlinear_sigmoid(x) {out}`: onnxruntime's QLinearSigmoid: per element, `d = scale_x
+    /// * f32(x - zp_x)`, `f = logistic(d)` by MLAS's rational approximation with fused
+    /// multiply-adds (AVX2/FMA3 kernel: `d` clamped to [-18, 18], odd numerator and even
+    /// denominator polynomials in `d^2`, `p / q + 0.5`, then `max(0, .)`), quantized to `out`
+    /// as `onnx.quantize_linear` does.
+    QLinearSigmoid(OutAttrs) = "onnx.qlinear_sigmoid", operands(1, 1);
+    /// `onnx.trunc(x, scale, zp, in_bits, out_scale, out_bits) {signed, narrow, rounding}`:
+    /// QONNX Trunc version 2 as the qonnx executor computes it, in `f32`: `y = round_half_even(x
+    /// / scale + zp)`, `t = 2^round_half_even(log2(out_scale / scale))`, `y = clamp(y / t, lo,
+    /// hi)` over the output range, `y = round(y)` by `rounding` with qonnx's numpy formulas (for
+    /// example `half_away` is `sign(y) * floor(|y| + 0.5)` in `f32`), and `(y - zp / t) *
+    /// out_scale`.
+    Trunc(TruncAttrs) = "onnx.trunc", operands(6, 6);
+    /// `onnx.trunc_v1(x, scale, zp, in_bits, out_bits) {rounding}`: QONNX Trunc version 1, in
+    /// `f32`: `y = round_half_even(x / scale + zp) / 2^(in_bits - out_bits)`, rounded by
+    /// `rounding` with qonnx's numpy formulas, then `(y - zp) * scale` (`signed` and `narrow`
+    /// are unused).
+    TruncV1(TruncAttrs) = "onnx.trunc_v1", operands(5, 5);
 
     /// `q.conv(x, w, b?) {strides, pads, dilations, group, acc}`: integer convolution.
     /// `y[n, m, o] = b[m] + sum (x[n, c, i] - zp(x)) * (w[m, c', k] - zp(w)[m])`, padded

@@ -96,7 +96,7 @@ fn window(
 }
 
 /// Shared checks of `onnx.conv` and `q.conv`; returns the result shape.
-fn conv_shape(
+pub(crate) fn conv_shape(
     x: &TensorType,
     w: &TensorType,
     b: Option<&TensorType>,

@@ -54,32 +54,40 @@ pub fn prelu(x: &TensorType, slope: &TensorType) -> Result<TensorType, String> {
 pub fn matmul(a: &TensorType, b: &TensorType) -> Result<TensorType, String> {
     float(a, "a")?;
     float(b, "b")?;
-    if a.rank() == 0 || b.rank() == 0 {
+    Ok(TensorType::new(
+        matmul_shape(&a.shape, &b.shape)?,
+        ElemType::F32,
+    ))
+}
+
+/// The result shape of numpy matmul: 1-D operands promoted, batch dimensions broadcast.
+pub fn matmul_shape(a: &[u64], b: &[u64]) -> Result<Shape, String> {
+    if a.is_empty() || b.is_empty() {
         return Err("matmul operands must have rank at least 1".into());
     }
-    let a2: Shape = if a.rank() == 1 {
-        vec![1, a.shape[0]]
+    let a2: Shape = if a.len() == 1 {
+        vec![1, a[0]]
     } else {
-        a.shape.clone()
+        a.to_vec()
     };
-    let b2: Shape = if b.rank() == 1 {
-        vec![b.shape[0], 1]
+    let b2: Shape = if b.len() == 1 {
+        vec![b[0], 1]
     } else {
-        b.shape.clone()
+        b.to_vec()
     };
     let (m, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
     let (k2, n) = (b2[b2.len() - 2], b2[b2.len() - 1]);
     if k != k2 {
-        return Err(format!("inner dimensions differ: {a} times {b}"));
+        return Err(format!("inner dimensions differ: {a:?} times {b:?}"));
     }
     let mut shape = broadcast(&a2[..a2.len() - 2], &b2[..b2.len() - 2])?;
-    if a.rank() > 1 {
+    if a.len() > 1 {
         shape.push(m);
     }
-    if b.rank() > 1 {
+    if b.len() > 1 {
         shape.push(n);
     }
-    Ok(TensorType::new(shape, ElemType::F32))
+    Ok(shape)
 }
 
 /// `onnx.gemm`.

@@ -7,8 +7,12 @@
 
 mod conv;
 mod elementwise;
+mod qlinear;
 mod quant;
 mod shape;
+
+pub use conv::window_out;
+pub use elementwise::{broadcast as broadcast_shapes, broadcasts_to};
 
 use crate::ops::OpKind;
 use crate::types::{ElemType, TensorType};
@@ -73,6 +77,22 @@ fn infer_checked_arity(kind: &OpKind, x: &[&TensorType]) -> Result<Vec<TensorTyp
         Quant(_) => quant::qonnx_quant(x)?,
         BipolarQuant => quant::bipolar_quant(x)?,
         MultiThreshold(a) => quant::multi_threshold(x, a)?,
+        Cast(a) => qlinear::cast(x[0], a)?,
+        Retype(a) => qlinear::retype(x[0], a)?,
+        ConvInteger(a) => qlinear::conv_integer(x, a)?,
+        MatMulInteger => qlinear::matmul_integer(x)?,
+        DynamicQuantizeLinear => return qlinear::dynamic_quantize_linear(x[0]),
+        QLinearConv(a) => qlinear::qlinear_conv(x, a)?,
+        QLinearMatMul(a) => qlinear::qlinear_matmul(x, a)?,
+        QGemm(a) => qlinear::qgemm(x, a)?,
+        QLinearAdd(a) | QLinearMul(a) => qlinear::qlinear_binary(x[0], x[1], a)?,
+        QLinearGlobalAveragePool(a) => qlinear::qlinear_global_pool(x[0], a)?,
+        QLinearAveragePool(a) => qlinear::qlinear_average_pool(x[0], a)?,
+        QLinearConcat(a) => qlinear::qlinear_concat(x, a)?,
+        QLinearLeakyRelu(a) => qlinear::qlinear_unary(x[0], a.out)?,
+        QLinearSigmoid(a) => qlinear::qlinear_unary(x[0], a.out)?,
+        Trunc(_) => qlinear::trunc(x, &[3, 5])?,
+        TruncV1(_) => qlinear::trunc(x, &[3, 4])?,
         QConv(a) => conv::qconv(x, a)?,
         QMatMul(a) => quant::qmatmul(x, a)?,
         Requantize(a) => quant::requantize(x[0], a)?,
