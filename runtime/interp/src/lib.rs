@@ -4,7 +4,11 @@
 //! (`onnx.`) ops compute in `f32`, as ONNX does; integer (`q.`) ops compute exactly (in `i64`
 //! or `i128`, never in floats) and then round, wrap or saturate as stated, counting every
 //! accumulator overflow and every saturation so that callers can report them. Structural ops
-//! work on any element type.
+//! work on any element type. The ops onnxruntime implements with integer arithmetic
+//! (`onnx.quantize_linear`, `onnx.cast`, `onnx.conv_integer`, `onnx.matmul_integer`,
+//! `onnx.dynamic_quantize_linear` and the `onnx.qlinear_*` family, `onnx.qgemm`) reproduce what
+//! onnxruntime computes on x86-64 with AVX2 and FMA bit for bit, including its float
+//! requantization steps; `tests/ort_cases.rs` checks them against recorded onnxruntime results.
 //!
 //! [`eval_op`] evaluates one op (constant folding uses it); [`run()`] evaluates a whole graph,
 //! dropping intermediate tensors after their last use.
@@ -30,10 +34,14 @@ pub struct Outcome {
     /// The op's results, with exactly the declared result types.
     pub outputs: Vec<Tensor>,
     /// Number of integer sums that did not fit the accumulator type and wrapped around
-    /// (`q.conv`, `q.matmul`, `q.sum_pool`).
+    /// (`q.conv`, `q.matmul`, `q.sum_pool`, and the `i32` sums of `onnx.conv_integer`,
+    /// `onnx.matmul_integer`, `onnx.qlinear_conv`, `onnx.qlinear_matmul`, `onnx.qgemm` and
+    /// `onnx.qlinear_global_average_pool`).
     pub overflows: u64,
     /// Number of results clamped into the range of their type (`onnx.quantize_linear`,
-    /// `onnx.quant`, `q.requantize`, `q.add`, `q.multi_threshold`).
+    /// `onnx.dynamic_quantize_linear`, the quantized results of the `onnx.qlinear_*` ops and
+    /// `onnx.qgemm`, the clamp of `onnx.trunc`, `onnx.quant`, `q.requantize`, `q.add`,
+    /// `q.multi_threshold`; NaN quantized to the minimum counts too).
     pub saturations: u64,
 }
 

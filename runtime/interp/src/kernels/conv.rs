@@ -8,7 +8,7 @@ use qweave_ir::ops::{ConvAttrs, QConvAttrs};
 use qweave_ir::{Tensor, TensorType};
 
 /// The loop structure of one convolution (from validated types).
-struct Plan {
+pub(crate) struct Plan {
     win: Window,
     batch: usize,
     channels: usize,
@@ -23,7 +23,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(x: &TensorType, w: &TensorType, out: &TensorType, a: &ConvAttrs) -> Plan {
+    pub fn new(x: &TensorType, w: &TensorType, out: &TensorType, a: &ConvAttrs) -> Plan {
         let win = Window::new(
             &x.shape[2..],
             &out.shape[2..],
@@ -44,6 +44,11 @@ impl Plan {
             out_len: win.out_len(),
             win,
         }
+    }
+
+    /// Number of filters (output channels).
+    pub fn filters(&self) -> usize {
+        self.outputs
     }
 
     /// Calls `f(y_index, m, taps, x_base, w_base)` for every output element, where `x_base`
@@ -70,6 +75,30 @@ impl Plan {
             advance(&mut o, &self.win.out_dims);
         }
     }
+}
+
+/// Calls `f(y_index, m, sum)` with the exact sum `b[m] + sum (x - zx) * (w - zw[m])` of every
+/// output element (`y_index` row-major in `[N, M, out...]`, `m` its filter), padded positions
+/// contributing 0; `zw` has one entry per filter.
+pub(crate) fn int_conv_sums(
+    plan: &Plan,
+    (xs, zx): (&[i64], i64),
+    (ws, zw): (&[i64], &[i64]),
+    bias: Option<&[i64]>,
+    mut f: impl FnMut(usize, usize, i128),
+) {
+    let zx = i128::from(zx);
+    plan.each(|yi, m, taps, x_base, w_base| {
+        let zwm = i128::from(zw[m]);
+        let mut acc = bias.map_or(0, |b| i128::from(b[m]));
+        for c in 0..plan.cg {
+            let (xc, wc) = (x_base + c * plan.in_len, w_base + c * plan.k_len);
+            for &(kf, xo) in taps {
+                acc += (i128::from(xs[xc + xo]) - zx) * (i128::from(ws[wc + kf]) - zwm);
+            }
+        }
+        f(yi, m, acc);
+    });
 }
 
 fn geometry(a: &QConvAttrs) -> ConvAttrs {
@@ -111,21 +140,12 @@ pub(crate) fn qconv(
     let plan = Plan::new(&x[0].ty, &x[1].ty, out, &geometry(a));
     let (xs, ws) = (ints(x[0])?, ints(x[1])?);
     let bias = x.get(2).map(|b| ints(b)).transpose()?;
-    let zx = i128::from(tensor_zero_point(x[0].ty.elem)?);
+    let zx = tensor_zero_point(x[0].ty.elem)?;
     let (_, zw) = params_along(x[1].ty.elem, 0, plan.outputs)?;
-    let acc_ty = a.acc;
     let mut y = vec![0i64; out.numel()];
     let mut overflows = 0;
-    plan.each(|yi, m, taps, x_base, w_base| {
-        let zwm = i128::from(zw[m]);
-        let mut acc = bias.map_or(0, |b| i128::from(b[m]));
-        for c in 0..plan.cg {
-            let (xc, wc) = (x_base + c * plan.in_len, w_base + c * plan.k_len);
-            for &(kf, xo) in taps {
-                acc += (i128::from(xs[xc + xo]) - zx) * (i128::from(ws[wc + kf]) - zwm);
-            }
-        }
-        let (v, wrapped) = wrap(acc_ty, acc);
+    int_conv_sums(&plan, (xs, zx), (ws, &zw), bias, |yi, _, acc| {
+        let (v, wrapped) = wrap(a.acc, acc);
         y[yi] = v;
         overflows += u64::from(wrapped);
     });

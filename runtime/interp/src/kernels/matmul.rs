@@ -6,28 +6,39 @@ use crate::error::EvalError;
 use qweave_ir::ops::{AccAttrs, GemmAttrs};
 use qweave_ir::{Tensor, TensorType};
 
-/// `onnx.matmul` with numpy semantics: a 1-D `a` is a row, a 1-D `b` a column (the added
-/// axis is dropped from the result), batch axes broadcast. Sums run over `k` in order.
-pub(crate) fn matmul(a: &Tensor, b: &Tensor, out: &TensorType) -> Result<Computed, EvalError> {
-    let (xs, ys) = (floats(a)?, floats(b)?);
-    let (ra, rb) = (a.ty.rank(), b.ty.rank());
+/// The geometry of a numpy matmul: `(m, k, n)` and, per batch of the result, the batch
+/// offsets (in matrices) into `a` and `b`. A 1-D `a` is a row, a 1-D `b` a column (the
+/// added axis is dropped from the result), batch axes broadcast.
+fn batches(
+    a: &TensorType,
+    b: &TensorType,
+    out: &TensorType,
+) -> ((usize, usize, usize), Vec<(usize, usize)>) {
+    let (ra, rb) = (a.rank(), b.rank());
     let a2 = if ra == 1 {
-        vec![1, a.ty.shape[0]]
+        vec![1, a.shape[0]]
     } else {
-        a.ty.shape.clone()
+        a.shape.clone()
     };
     let b2 = if rb == 1 {
-        vec![b.ty.shape[0], 1]
+        vec![b.shape[0], 1]
     } else {
-        b.ty.shape.clone()
+        b.shape.clone()
     };
     let (m, k) = (a2[a2.len() - 2] as usize, a2[a2.len() - 1] as usize);
     let n = b2[b2.len() - 1] as usize;
     let batch = &out.shape[..out.rank() - usize::from(ra > 1) - usize::from(rb > 1)];
     let a_batches = Walk::broadcast(&a2[..a2.len() - 2], batch);
     let b_batches = Walk::broadcast(&b2[..b2.len() - 2], batch);
+    ((m, k, n), a_batches.zip(b_batches).collect())
+}
+
+/// `onnx.matmul` with numpy semantics (see [`batches`]). Sums run over `k` in order.
+pub(crate) fn matmul(a: &Tensor, b: &Tensor, out: &TensorType) -> Result<Computed, EvalError> {
+    let (xs, ys) = (floats(a)?, floats(b)?);
+    let ((m, k, n), pairs) = batches(&a.ty, &b.ty, out);
     let mut y = Vec::with_capacity(out.numel());
-    for (ia, ib) in a_batches.zip(b_batches) {
+    for (ia, ib) in pairs {
         let (pa, pb) = (
             &xs[ia * m * k..(ia + 1) * m * k],
             &ys[ib * k * n..(ib + 1) * k * n],
@@ -43,6 +54,43 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor, out: &TensorType) -> Result<Compute
         }
     }
     Ok(Computed::f32(y))
+}
+
+/// Calls `f(j, sum)` with the exact sum of the numpy matmul of `(a - za)` and `(b - zb[j])`
+/// (see [`batches`]) for every result element in order, `j` its column; `zb` has one entry
+/// per column of `b` (one for a 1-D `b`).
+pub(crate) fn int_matmul_sums(
+    (a, za): (&Tensor, i64),
+    (b, zb): (&Tensor, &[i64]),
+    out: &TensorType,
+    mut f: impl FnMut(usize, i128),
+) -> Result<(), EvalError> {
+    let (xs, ys) = (ints(a)?, ints(b)?);
+    let ((m, k, n), pairs) = batches(&a.ty, &b.ty, out);
+    if zb.len() != n {
+        return Err(EvalError::Internal(format!(
+            "{} column zero points for {n} columns",
+            zb.len()
+        )));
+    }
+    let za = i128::from(za);
+    for (ia, ib) in pairs {
+        let (pa, pb) = (
+            &xs[ia * m * k..(ia + 1) * m * k],
+            &ys[ib * k * n..(ib + 1) * k * n],
+        );
+        for i in 0..m {
+            for (j, &zbj) in zb.iter().enumerate() {
+                let zbj = i128::from(zbj);
+                let mut acc = 0i128;
+                for p in 0..k {
+                    acc += (i128::from(pa[i * k + p]) - za) * (i128::from(pb[p * n + j]) - zbj);
+                }
+                f(j, acc);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `onnx.gemm`: `alpha * sum + beta * c`, the sum over `k` in order, `c` broadcast to `[M, N]`

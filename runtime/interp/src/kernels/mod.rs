@@ -9,9 +9,16 @@ mod conv;
 mod elementwise;
 mod index;
 mod integer;
+mod integer_onnx;
 mod matmul;
+mod mlas;
 mod norm;
 mod pool;
+mod qlinear;
+mod qlinear_binary;
+mod qlinear_pool;
+mod qlinear_table;
+mod qonnx_trunc;
 mod quant;
 mod resize;
 mod structural;
@@ -22,7 +29,7 @@ use crate::Outcome;
 use crate::error::EvalError;
 use qweave_ir::{Data, ElemType, IntType, OpKind, Storage, Tensor, TensorType};
 
-/// A kernel's result: the data of the one result plus its event counts.
+/// A single-result kernel's result: the data of the one result plus its event counts.
 pub(crate) struct Computed {
     pub data: Data,
     pub overflows: u64,
@@ -65,6 +72,23 @@ impl Computed {
     }
 }
 
+/// A kernel's results: the data of every result, in order, plus the event counts.
+pub(crate) struct Results {
+    pub data: Vec<Data>,
+    pub overflows: u64,
+    pub saturations: u64,
+}
+
+impl From<Computed> for Results {
+    fn from(c: Computed) -> Self {
+        Results {
+            data: vec![c.data],
+            overflows: c.overflows,
+            saturations: c.saturations,
+        }
+    }
+}
+
 /// Checks a type the way the verifier would: shape limits, valid widths, and for quantized
 /// types valid parameters (so that per-axis parameter lists match the axis).
 pub(crate) fn check_type(ty: &TensorType) -> Result<(), String> {
@@ -89,7 +113,7 @@ pub(crate) fn eval(
     inputs: &[&Tensor],
     result_types: &[TensorType],
 ) -> Result<Outcome, EvalError> {
-    let out = match (kind, result_types) {
+    let out: &[TensorType] = match (kind, result_types) {
         (OpKind::Const(data), [ty]) => {
             check_type(ty).map_err(EvalError::Invalid)?;
             if !inputs.is_empty() {
@@ -114,25 +138,48 @@ pub(crate) fn eval(
         _ => {
             let types: Vec<&TensorType> = inputs.iter().map(|t| &t.ty).collect();
             let inferred = qweave_ir::infer(kind, &types).map_err(EvalError::Invalid)?;
-            match inferred.as_slice() {
-                [_] if result_types == inferred.as_slice() => &result_types[0],
-                _ => {
-                    let (declared, inferred) = (list(result_types), list(&inferred));
-                    return Err(EvalError::ResultTypes { declared, inferred });
-                }
+            if inferred.is_empty() || result_types != inferred.as_slice() {
+                let (declared, inferred) = (list(result_types), list(&inferred));
+                return Err(EvalError::ResultTypes { declared, inferred });
             }
+            result_types
         }
     };
-    let c = dispatch(kind, inputs, out)?;
-    let t = Tensor::new(out.clone(), c.data).map_err(EvalError::Internal)?;
+    let r = dispatch(kind, inputs, out)?;
+    if r.data.len() != out.len() {
+        return Err(EvalError::Internal(format!(
+            "{} results computed for {} declared",
+            r.data.len(),
+            out.len()
+        )));
+    }
+    let outputs = out
+        .iter()
+        .zip(r.data)
+        .map(|(ty, data)| Tensor::new(ty.clone(), data))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(EvalError::Internal)?;
     Ok(Outcome {
-        outputs: vec![t],
-        overflows: c.overflows,
-        saturations: c.saturations,
+        outputs,
+        overflows: r.overflows,
+        saturations: r.saturations,
     })
 }
 
-fn dispatch(kind: &OpKind, x: &[&Tensor], out: &TensorType) -> Result<Computed, EvalError> {
+/// Evaluates a multi-result op, or a single-result op through [`single`].
+fn dispatch(kind: &OpKind, x: &[&Tensor], out: &[TensorType]) -> Result<Results, EvalError> {
+    match (kind, out) {
+        (OpKind::DynamicQuantizeLinear, _) => integer_onnx::dynamic_quantize_linear(x[0]),
+        (_, [out]) => single(kind, x, out).map(Results::from),
+        _ => Err(EvalError::Internal(format!(
+            "{} declares {} results",
+            kind.name(),
+            out.len()
+        ))),
+    }
+}
+
+fn single(kind: &OpKind, x: &[&Tensor], out: &TensorType) -> Result<Computed, EvalError> {
     use OpKind::*;
     match kind {
         Const(d) => Ok(Computed {
@@ -140,7 +187,7 @@ fn dispatch(kind: &OpKind, x: &[&Tensor], out: &TensorType) -> Result<Computed, 
             overflows: 0,
             saturations: 0,
         }),
-        Reshape(_) => Ok(Computed {
+        Reshape(_) | Retype(_) => Ok(Computed {
             data: x[0].data.clone(),
             overflows: 0,
             saturations: 0,
@@ -176,6 +223,24 @@ fn dispatch(kind: &OpKind, x: &[&Tensor], out: &TensorType) -> Result<Computed, 
         QAdd(_) => integer::qadd(x[0], x[1], out),
         QClamp(a) => integer::qclamp(x[0], a),
         QLut => integer::qlut(x[0], x[1]),
+        Cast(a) => integer_onnx::cast(x[0], a),
+        ConvInteger(a) => integer_onnx::conv_integer(x, a, out),
+        MatMulInteger => integer_onnx::matmul_integer(x, out),
+        DynamicQuantizeLinear => Err(EvalError::Internal(
+            "onnx.dynamic_quantize_linear has three results".into(),
+        )),
+        QLinearConv(a) => qlinear::qlinear_conv(x, a, out),
+        QLinearMatMul(_) => qlinear::qlinear_matmul(x, out),
+        QGemm(a) => qlinear::qgemm(x, a, out),
+        QLinearAdd(_) => qlinear_binary::qlinear_add(x[0], x[1], out),
+        QLinearMul(_) => qlinear_binary::qlinear_mul(x[0], x[1], out),
+        QLinearGlobalAveragePool(_) => qlinear_pool::qlinear_global_average_pool(x[0], out),
+        QLinearAveragePool(a) => qlinear_pool::qlinear_average_pool(x[0], a, out),
+        QLinearConcat(a) => qlinear_table::qlinear_concat(x, a, out),
+        QLinearLeakyRelu(a) => qlinear_table::qlinear_leaky_relu(x[0], a.alpha, out),
+        QLinearSigmoid(_) => qlinear_table::qlinear_sigmoid(x[0], out),
+        Trunc(a) => qonnx_trunc::trunc(x, a),
+        TruncV1(a) => qonnx_trunc::trunc_v1(x, a),
     }
 }
 

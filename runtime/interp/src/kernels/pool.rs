@@ -8,7 +8,7 @@ use qweave_ir::ops::{AvgPoolAttrs, MaxPoolAttrs, SumPoolAttrs};
 use qweave_ir::{Data, OpKind, Tensor, TensorType};
 
 /// Calls `f(y_index, x_base, taps)` for every output element of every `[n, c]` plane.
-fn each_window(win: &Window, planes: usize, mut f: impl FnMut(usize, usize, &Taps)) {
+pub(crate) fn each_window(win: &Window, planes: usize, mut f: impl FnMut(usize, usize, &Taps)) {
     let (in_len, out_len) = (win.in_len(), win.out_len());
     let mut taps = Taps::default();
     let mut o = vec![0; win.out_dims.len()];
@@ -22,7 +22,7 @@ fn each_window(win: &Window, planes: usize, mut f: impl FnMut(usize, usize, &Tap
 }
 
 /// Number of `[n, c]` planes of a `[N, C, spatial...]` type.
-fn planes(t: &TensorType) -> usize {
+pub(crate) fn planes(t: &TensorType) -> usize {
     (t.shape[0] * t.shape[1]) as usize
 }
 

@@ -2,10 +2,11 @@
 //! `onnx.quant` and `onnx.bipolar_quant`.
 
 use super::index::{Walk, map_along, split};
-use super::{Computed, floats, ints, params_along, saturate, storage};
+use super::mlas::quantize_clamped;
+use super::{Computed, floats, ints, params_along, storage};
 use crate::error::EvalError;
 use qweave_ir::ops::QonnxQuantAttrs;
-use qweave_ir::{ElemType, QuantType, RoundingMode, Tensor, TensorType};
+use qweave_ir::{ElemType, QuantType, Tensor, TensorType};
 
 /// The channels of a quantized tensor of `shape`: `(outer, len, inner)` around its
 /// quantization axis (one channel for a per-tensor type), and each channel's scale and
@@ -40,26 +41,18 @@ impl Channels {
     }
 }
 
-/// Bound applied to a rounded `f32` before it becomes an integer: far outside every storage
-/// range plus zero point, so the later saturation decides.
-const BEYOND: f32 = (1u64 << 40) as f32;
-
 /// `onnx.quantize_linear`: `saturate(round_half_even(x / scale) + zp)` with the division in
-/// `f32`, per channel for a per-axis result type. NaN quantizes as if `x / scale` were 0
-/// (to the zero point); infinities saturate. Each clamped value counts as a saturation.
+/// `f32`, per channel for a per-axis result type, as onnxruntime's `MlasQuantizeLinear`
+/// computes it: the quotient is clamped with `maxps` and `minps` before rounding, so NaN
+/// quantizes to the storage minimum and infinities saturate. Each clamped value (NaN
+/// included) counts as a saturation.
 pub(crate) fn quantize_linear(x: &Tensor, out: &TensorType) -> Result<Computed, EvalError> {
     let xs = floats(x)?;
     let ch = Channels::of(&out.shape, out.elem)?;
     let s = storage(out)?;
     let mut saturations = 0;
     let y = ch.map(xs, |v, c| {
-        let r = RoundingMode::HalfEven.round_f32(v / ch.scales[c]);
-        let r = if r.is_nan() {
-            0.0
-        } else {
-            r.clamp(-BEYOND, BEYOND)
-        };
-        let (q, clamped) = saturate(s, i128::from(r as i64) + i128::from(ch.zero_points[c]));
+        let (q, clamped) = quantize_clamped(v / ch.scales[c], ch.zero_points[c], s);
         saturations += u64::from(clamped);
         q
     });
@@ -76,7 +69,7 @@ pub(crate) fn dequantize_linear(x: &Tensor) -> Result<Computed, EvalError> {
 }
 
 /// The bit width operand of `onnx.quant`: an integer in 1..=32.
-fn bit_width(t: &Tensor) -> Result<u32, EvalError> {
+pub(crate) fn bit_width(t: &Tensor) -> Result<u32, EvalError> {
     match floats(t)? {
         [b] if b.fract() == 0.0 && (1.0..=32.0).contains(b) => Ok(*b as u32),
         [b] => Err(EvalError::Value(format!(
@@ -90,7 +83,8 @@ fn bit_width(t: &Tensor) -> Result<u32, EvalError> {
 }
 
 /// QONNX `onnx.quant`: with `v = x / scale + zp` in `f32`, `q = clamp(round(v), lo, hi)` (the
-/// bounds as `f32`; NaN stays NaN) and `y = (q - zp) * scale`; a signed 1-bit quant gives
+/// bounds as `f32`; NaN stays NaN; `round` by qonnx's numpy formulas, see
+/// [`super::qonnx_trunc::qonnx_round`]) and `y = (q - zp) * scale`; a signed 1-bit quant gives
 /// `q = v >= 0 ? 1 : -1`. A saturation is a rounded value outside `[lo, hi]`.
 pub(crate) fn qonnx_quant(x: &[&Tensor], a: &QonnxQuantAttrs) -> Result<Computed, EvalError> {
     let (xs, scales, zps) = (floats(x[0])?, floats(x[1])?, floats(x[2])?);
@@ -115,7 +109,7 @@ pub(crate) fn qonnx_quant(x: &[&Tensor], a: &QonnxQuantAttrs) -> Result<Computed
             let q = if bipolar {
                 if v >= 0.0 { 1.0 } else { -1.0 }
             } else {
-                let r = a.rounding.round_f32(v);
+                let r = super::qonnx_trunc::qonnx_round(a.rounding, v);
                 let q = if r < lo {
                     lo
                 } else if r > hi {
@@ -164,7 +158,7 @@ mod tests {
         );
         assert_eq!(
             (ints(&o), o.saturations),
-            (vec![1, 3, 1, 3, 127, -128, 1], 2)
+            (vec![1, 3, 1, 3, 127, -128, -128], 3)
         );
         let x = f(&[2], &[f32::INFINITY, f32::NEG_INFINITY]);
         let o = eval(

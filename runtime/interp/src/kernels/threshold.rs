@@ -14,7 +14,8 @@ fn row<'a, T>(ts: &'a [T], t: &Tensor, c: usize) -> &'a [T] {
 }
 
 /// `onnx.multi_threshold`: `n` counts the thresholds `t[c, j] <= x` (compared in `f32`, so
-/// NaN counts none) and `y = out_scale * n + out_bias` computed in `f64`, rounded once to `f32`.
+/// NaN counts none) and `y = out_scale * n + out_bias` in `f32`, product and sum each rounded (as
+/// the qonnx executor computes it).
 pub(crate) fn multi_threshold(
     x: &Tensor,
     t: &Tensor,
@@ -23,7 +24,7 @@ pub(crate) fn multi_threshold(
     let (xs, ts) = (floats(x)?, floats(t)?);
     let y = map_along(xs, split(&x.ty.shape, a.axis as usize), |v, c| {
         let n = row(ts, t, c).iter().filter(|&&th| v >= th).count();
-        (f64::from(a.out_scale) * n as f64 + f64::from(a.out_bias)) as f32
+        a.out_scale * n as f32 + a.out_bias
     });
     Ok(Computed::f32(y))
 }
@@ -83,19 +84,18 @@ mod tests {
     }
 
     #[test]
-    fn float_result_is_rounded_once_from_f64() {
+    fn float_result_is_rounded_twice_in_f32() {
+        // 5 thresholds passed, 0.3 * 5 - 1.7: -0.20000005 in f32, -0.19999999 via f64.
         let x = f(&[1, 1], &[5.0]);
-        let t = f(&[1, 3], &[0.0, 1.0, 2.0]);
+        let t = f(&[1, 5], &[0.0, 1.0, 2.0, 3.0, 4.0]);
         let attrs = MultiThresholdAttrs {
             axis: 1,
-            out_scale: 0.1,
-            out_bias: 0.2,
+            out_scale: 0.3,
+            out_bias: -1.7,
         };
-        let expected = (f64::from(0.1f32) * 3.0 + f64::from(0.2f32)) as f32;
-        assert_eq!(
-            floats(&eval(&OpKind::MultiThreshold(attrs), &[&x, &t])),
-            [expected]
-        );
+        let y = floats(&eval(&OpKind::MultiThreshold(attrs), &[&x, &t]));
+        assert_eq!(y, [-0.20000005]);
+        assert_ne!(y[0], (f64::from(0.3f32) * 5.0 + f64::from(-1.7f32)) as f32);
     }
 
     #[test]
