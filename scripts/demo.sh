@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Sets up qweave and runs its main job on the bundled example: builds the compiler, then reads
-# examples/tiny_cnn.qir (+ .qwb), runs the default pipeline with verification after each pass,
-# prints the result and each pass's timing.
+# Sets up qweave and runs its main job on the bundled examples: builds the compiler; reads
+# examples/tiny_cnn.qir (+ .qwb) and runs the default pipeline with verification after each
+# pass, printing the result and each pass's timing; then imports the bundled digits CNN
+# quantized by onnxruntime (QOperator form) and runs it with the bit-accurate interpreter on
+# 300 held-out images, writing the logits to target/demo-logits.npz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "error: cargo is needed (https://rustup.rs)" >&2; exit 1; }
 cargo build --release --locked --quiet
-exec target/release/qweave ir examples/tiny_cnn.qir -p default --verify-each --timings
+target/release/qweave ir examples/tiny_cnn.qir -p default --verify-each --timings
+target/release/qweave run tests/models/digits_qop.onnx -i tests/models/digits_test.npz -o target/demo-logits.npz

@@ -7,14 +7,14 @@ use qweave_passes::{ALIASES, PASSES, Pipeline, PipelineOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
-pub const LONG_ABOUT: &str = "Read a .qir program (with its .qwb sidecar when one lies beside \
-it), verify it, run the passes named by -p in order, and print the result on stdout. Printed \
-output shows large constants by their hash only; use -o to write a complete program (.qir plus \
-.qwb).";
+pub const LONG_ABOUT: &str = "Read a model — an ONNX file, imported into the IR's onnx level, or a \
+.qir program with its .qwb sidecar when one lies beside it — verify it, run the passes named by -p \
+in order, and print the result on stdout. Printed output shows large constants by their hash only; \
+use -o to write a complete program (.qir plus .qwb).";
 
 #[derive(Args)]
 pub struct IrArgs {
-    /// The program to read (.qir).
+    /// The model to read: ONNX (.onnx) or a qweave program (.qir).
     pub file: PathBuf,
 
     /// Passes to run, comma-separated, in order; pass names and aliases may be mixed
@@ -67,7 +67,7 @@ pub fn pass_list() -> String {
 
 pub fn run(args: &IrArgs) -> CmdResult {
     let pipeline = Pipeline::parse(&args.passes).map_err(|e| vec![e.to_string()])?;
-    let mut graph = qir_file::load(&args.file)?;
+    let mut graph = crate::model_file::load(&args.file)?;
     let stderr = std::io::stderr();
     let options = PipelineOptions {
         verify_each: args.verify_each,

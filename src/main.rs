@@ -4,7 +4,9 @@
 //! never a panic message or a backtrace.
 
 mod ir_cmd;
+mod model_file;
 mod qir_file;
+mod run_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,9 +23,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Read a .qir program, run passes over it, and print or write the result.
+    /// Read a model (.onnx or .qir), run passes over it, and print or write the IR.
     #[command(long_about = ir_cmd::LONG_ABOUT, after_long_help = ir_cmd::pass_list())]
     Ir(ir_cmd::IrArgs),
+    /// Run a model with the bit-accurate reference interpreter on tensors from files.
+    #[command(long_about = run_cmd::LONG_ABOUT)]
+    Run(run_cmd::RunArgs),
 }
 
 /// The outcome of a command: `Err` holds the lines to print after `error: `.
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ir(args) => ir_cmd::run(&args),
+        Command::Run(args) => run_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

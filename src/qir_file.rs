@@ -16,7 +16,7 @@ pub fn sidecar_path(qir: &Path) -> PathBuf {
 pub fn load(path: &Path) -> Result<Graph, Vec<String>> {
     let shown = path.display();
     if path.extension().and_then(|e| e.to_str()) != Some("qir") {
-        return Err(vec![format!("{shown}: expected a .qir file")]);
+        return Err(vec![format!("{shown}: expected a .qir program")]);
     }
     let text = fs::read(path).map_err(|e| vec![format!("cannot read {shown}: {e}")])?;
     let text = String::from_utf8(text).map_err(|e| {

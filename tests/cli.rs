@@ -9,11 +9,24 @@ use common::qweave;
 fn help_documents_every_flag_pass_and_alias() {
     let top = qweave(&["--help"]);
     assert_eq!(top.code, 0);
-    assert!(
-        top.stdout.contains("ir") && top.stdout.contains("Read a .qir program"),
-        "{}",
-        top.stdout
-    );
+    for needle in ["ir", "Read a model", "run", "reference interpreter"] {
+        assert!(
+            top.stdout.contains(needle),
+            "qweave --help lacks {needle}:\n{}",
+            top.stdout
+        );
+    }
+    let run = qweave(&["run", "--help"]);
+    assert_eq!(run.code, 0);
+    for needle in [
+        "--input", "--output", "--passes", "<MODEL>", ".npz", "stacked",
+    ] {
+        assert!(
+            run.stdout.contains(needle),
+            "run --help lacks {needle}:\n{}",
+            run.stdout
+        );
+    }
     let ir = qweave(&["ir", "--help"]);
     assert_eq!(ir.code, 0);
     for needle in [
@@ -66,7 +79,7 @@ fn bad_invocations_exit_1_with_one_line() {
         ),
         (
             &["ir", "Cargo.toml"],
-            "error: Cargo.toml: expected a .qir file",
+            "error: Cargo.toml: expected an ONNX model (.onnx) or a qweave program (.qir)",
         ),
         (
             &["ir", "tests/filetests/dce/chains.qir", "-o", "out.txt"],
@@ -165,6 +178,136 @@ fn corrupt_sidecar_is_named() {
         run.stderr.contains("m.qwb: blob") && run.stderr.contains("corrupt"),
         "{}",
         run.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("qweave-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn read(path: &std::path::Path) -> Vec<qweave_frontend::files::Named> {
+    qweave_frontend::files::read(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn ir_prints_an_imported_onnx_model() {
+    let run = qweave(&["ir", "tests/models/digits_qop.onnx"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for needle in [
+        "graph @",
+        "onnx.qlinear_conv",
+        "onnx.qlinear_add",
+        "onnx.qgemm",
+        "loc(\"",
+    ] {
+        assert!(run.stdout.contains(needle), "lacks {needle}");
+    }
+}
+
+#[test]
+fn run_executes_a_data_set_and_stacks_the_outputs() {
+    let dir = temp_dir("run");
+    let out = dir.join("logits.npz");
+    let run = qweave(&[
+        "run",
+        "tests/models/digits_qop.onnx",
+        "-i",
+        "tests/models/digits_test.npz",
+        "-o",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.starts_with("ran 300 items"), "{}", run.stderr);
+    let got = read(&out);
+    let want = read(&common::root().join("tests/models/digits_qop_ref.npz"));
+    assert_eq!(got[0].name.as_deref(), Some("logits"));
+    assert_eq!(
+        got[0].tensor, want[0].tensor,
+        "qweave run differs from onnxruntime"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn run_reads_and_writes_every_tensor_format() {
+    let dir = temp_dir("formats");
+    let x = read(&common::root().join("tests/models/bench_input.npz"))
+        .into_iter()
+        .find(|n| n.name.as_deref() == Some("x"))
+        .unwrap();
+    let pb = dir.join("x.pb");
+    std::fs::write(
+        &pb,
+        prost::Message::encode_to_vec(&qweave_frontend::host::to_proto(&x.tensor, "x")),
+    )
+    .unwrap();
+    let npy_out = dir.join("y.npy");
+    let run = qweave(&[
+        "run",
+        "tests/models/bench_resnet_qop.onnx",
+        "--input",
+        &pb.to_string_lossy(),
+        "-o",
+        &npy_out.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let pb_out = dir.join("y.pb");
+    let npy_in = dir.join("x.npy");
+    qweave_frontend::files::write(&npy_in, &[x]).unwrap();
+    let run = qweave(&[
+        "run",
+        "tests/models/bench_resnet_qop.onnx",
+        "-i",
+        &npy_in.to_string_lossy(),
+        "-o",
+        &pb_out.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let want = read(&common::root().join("tests/models/bench_input.npz"))
+        .into_iter()
+        .find(|n| n.name.as_deref() == Some("logits"))
+        .unwrap();
+    assert_eq!(read(&npy_out)[0].tensor, want.tensor);
+    assert_eq!(read(&pb_out)[0].tensor, want.tensor);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn run_refuses_mismatched_inputs_with_one_line() {
+    let dir = temp_dir("bad-input");
+    let wrong = dir.join("wrong.npy");
+    let t = qweave_frontend::host::HostTensor {
+        dtype: qweave_frontend::host::DType::F32,
+        dims: vec![3, 8, 8],
+        data: qweave_frontend::host::HostData::F32(vec![0.0; 192]),
+    };
+    qweave_frontend::files::write(
+        &wrong,
+        &[qweave_frontend::files::Named {
+            name: None,
+            tensor: t,
+        }],
+    )
+    .unwrap();
+    let run = qweave(&[
+        "run",
+        "tests/models/digits_qop.onnx",
+        "-i",
+        &wrong.to_string_lossy(),
+        "-o",
+        "/tmp/never.npy",
+    ]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr.trim(),
+        "error: input 'x' has shape [3, 8, 8], but the model expects [1, 1, 8, 8] (or a multiple of its leading dimension)"
+    );
+    assert!(
+        !std::path::Path::new("/tmp/never.npy").exists(),
+        "nothing is written on failure"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

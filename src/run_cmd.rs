@@ -1,0 +1,240 @@
+//! `qweave run`: execute a model with the reference interpreter on tensors from files.
+
+use crate::{CmdResult, model_file};
+use clap::Args;
+use qweave_frontend::files::{self as tensor_io, Named};
+use qweave_frontend::host::{HostData, HostTensor};
+use qweave_ir::{Data, ElemType, Graph, Tensor, TensorType};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub const LONG_ABOUT: &str = "Run a model with qweave's bit-accurate reference interpreter. \
+Inputs come from .npy, .npz or ONNX TensorProto .pb files, matched to the model's inputs by name \
+(npz keys, TensorProto names) or else in order. An input whose leading dimension is a multiple of \
+the model's batch size runs as a data set, item by item, and the outputs are stacked. Float \
+inputs stored as float64 are rounded to float32.";
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The model: ONNX (.onnx) or a qweave program (.qir).
+    pub model: PathBuf,
+
+    /// Input tensor files (.npy, .npz or .pb); repeat or list several.
+    #[arg(short = 'i', long = "input", value_name = "FILE", num_args = 1.., required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// Where to write the outputs: .npy or .pb for one output, .npz for any number.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Passes to run before executing, as `qweave ir -p` takes them (none by default: the
+    /// model runs exactly as imported).
+    #[arg(
+        short = 'p',
+        long = "passes",
+        value_name = "PASSES",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub passes: String,
+}
+
+/// Converts a host tensor to model input `index` of type `ty`, allowing a leading dimension
+/// that is a multiple of the model's; returns the tensor and the number of items.
+fn to_input(t: &HostTensor, ty: &TensorType, what: &str) -> Result<(Tensor, u64), String> {
+    let items = match (t.dims.split_first(), ty.shape.split_first()) {
+        (Some((&n, rest)), Some((&b, want))) if rest == want && b > 0 && n % b == 0 && n > 0 => {
+            n / b
+        }
+        (None, None) => 1,
+        _ => {
+            return Err(format!(
+                "{what} has shape {:?}, but the model expects {:?} (or a multiple of its leading dimension)",
+                t.dims, ty.shape
+            ));
+        }
+    };
+    let data = match (&t.data, ty.elem.is_float()) {
+        (HostData::F32(v), true) => Data::F32(v.clone().into()),
+        (HostData::F64(v), true) => Data::F32(v.iter().map(|&x| x as f32).collect()),
+        (HostData::Int(v), false) => Data::Int(v.clone().into()),
+        _ => {
+            return Err(format!(
+                "{what} is {}, but the model expects {}",
+                t.dtype_name(),
+                ty.elem
+            ));
+        }
+    };
+    let full = TensorType::new(t.dims.clone(), ty.elem);
+    let tensor = Tensor::new(full, data).map_err(|e| format!("{what}: {e}"))?;
+    Ok((tensor, items))
+}
+
+/// Item `i` of `items` equal slices along axis 0.
+fn item(t: &Tensor, i: u64, items: u64) -> Tensor {
+    let mut shape = t.ty.shape.clone();
+    if shape.is_empty() {
+        return t.clone();
+    }
+    shape[0] /= items;
+    let len = t.ty.numel() / items as usize;
+    let range = i as usize * len..(i as usize + 1) * len;
+    let data = match &t.data {
+        Data::F32(v) => Data::F32(v[range].into()),
+        Data::Int(v) => Data::Int(v[range].into()),
+    };
+    Tensor {
+        ty: TensorType::new(shape, t.ty.elem),
+        data,
+    }
+}
+
+fn input_name(g: &Graph, i: usize) -> String {
+    g.values[g.inputs[i]]
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("input {i}"))
+}
+
+/// Pairs the given tensors with the model's inputs: by name when every input is named in
+/// them, else in order.
+fn match_inputs(g: &Graph, given: Vec<Named>) -> Result<Vec<(String, HostTensor)>, String> {
+    let names: Vec<String> = (0..g.inputs.len()).map(|i| input_name(g, i)).collect();
+    let by_name = names
+        .iter()
+        .all(|n| given.iter().any(|t| t.name.as_deref() == Some(n)));
+    if by_name {
+        return Ok(names
+            .into_iter()
+            .map(|n| {
+                let t = given
+                    .iter()
+                    .find(|t| t.name.as_deref() == Some(&n))
+                    .expect("checked")
+                    .tensor
+                    .clone();
+                (n, t)
+            })
+            .collect());
+    }
+    if given.len() != names.len() {
+        let got: Vec<String> = given
+            .iter()
+            .map(|t| t.name.clone().unwrap_or_else(|| "(unnamed)".into()))
+            .collect();
+        return Err(format!(
+            "the model takes {} inputs ({}) but {} tensors were given ({})",
+            names.len(),
+            names.join(", "),
+            got.len(),
+            got.join(", ")
+        ));
+    }
+    Ok(names
+        .into_iter()
+        .zip(given)
+        .map(|(n, t)| (n, t.tensor))
+        .collect())
+}
+
+pub fn run(args: &RunArgs) -> CmdResult {
+    let pipeline = qweave_passes::Pipeline::parse(&args.passes).map_err(|e| vec![e.to_string()])?;
+    let mut graph = model_file::load(&args.model)?;
+    let options = qweave_passes::PipelineOptions { verify_each: true };
+    pipeline
+        .run(&mut graph, options, |_, _| {})
+        .map_err(|e| e.to_string().lines().map(String::from).collect::<Vec<_>>())?;
+    let mut given = Vec::new();
+    for path in &args.inputs {
+        given.extend(tensor_io::read(path).map_err(|e| vec![e])?);
+    }
+    let pairs = match_inputs(&graph, given).map_err(|e| vec![e])?;
+    let mut inputs = Vec::with_capacity(pairs.len());
+    let mut items = None;
+    for (i, (name, t)) in pairs.iter().enumerate() {
+        let (tensor, n) = to_input(t, graph.ty(graph.inputs[i]), &format!("input '{name}'"))
+            .map_err(|e| vec![e])?;
+        match items {
+            Some(k) if k != n => {
+                return Err(vec![format!(
+                    "input '{name}' holds {n} items but an earlier input holds {k}"
+                )]);
+            }
+            _ => items = Some(n),
+        }
+        inputs.push(tensor);
+    }
+    let items = items.unwrap_or(1);
+    let start = Instant::now();
+    let mut stacked: Vec<Vec<Tensor>> = vec![Vec::new(); graph.outputs.len()];
+    for i in 0..items {
+        let these: Vec<Tensor> = inputs.iter().map(|t| item(t, i, items)).collect();
+        let outs = qweave_interp::run(&graph, &these).map_err(|e| {
+            let at = if items > 1 {
+                format!(" (item {i})")
+            } else {
+                String::new()
+            };
+            vec![format!("{}{at}: {e}", args.model.display())]
+        })?;
+        for (k, o) in outs.into_iter().enumerate() {
+            stacked[k].push(o);
+        }
+    }
+    let elapsed = start.elapsed();
+    let mut named = Vec::with_capacity(stacked.len());
+    for (k, parts) in stacked.into_iter().enumerate() {
+        let name = graph.values[graph.outputs[k]]
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("output_{k}"));
+        named.push(Named {
+            name: Some(name),
+            tensor: stack(&parts).map_err(|e| vec![e])?,
+        });
+    }
+    tensor_io::write(&args.output, &named).map_err(|e| vec![e])?;
+    let per_item = elapsed.as_secs_f64() * 1e3 / items as f64;
+    let _ = writeln!(
+        std::io::stderr(),
+        "ran {items} item{} in {:.3} s ({per_item:.3} ms per item); wrote {}",
+        if items == 1 { "" } else { "s" },
+        elapsed.as_secs_f64(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+/// Concatenates per-item outputs along axis 0 (scalars are stacked into a new axis).
+fn stack(parts: &[Tensor]) -> Result<HostTensor, String> {
+    if parts.len() == 1 {
+        return HostTensor::from_ir(&parts[0]);
+    }
+    let first = &parts[0].ty;
+    let mut dims = first.shape.clone();
+    if dims.is_empty() {
+        dims.push(parts.len() as u64);
+    } else {
+        dims[0] *= parts.len() as u64;
+    }
+    let data = match first.elem {
+        ElemType::F32 => Data::F32(
+            parts
+                .iter()
+                .flat_map(|p| p.data.as_f32().unwrap_or_default().iter().copied())
+                .collect(),
+        ),
+        _ => Data::Int(
+            parts
+                .iter()
+                .flat_map(|p| p.data.as_int().unwrap_or_default().iter().copied())
+                .collect(),
+        ),
+    };
+    HostTensor::from_ir(&Tensor {
+        ty: TensorType::new(dims, first.elem),
+        data,
+    })
+}

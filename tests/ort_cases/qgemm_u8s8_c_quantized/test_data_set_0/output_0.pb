@@ -1,0 +1,1 @@
+ByJ#xpy~yx}{sw„y}ƒtw{yvxuxw}zxyxxxwrzw|

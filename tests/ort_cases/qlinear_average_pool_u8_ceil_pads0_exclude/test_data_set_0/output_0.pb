@@ -1,0 +1,1 @@
+ByJ0AFSKdelUg‰whCiUXvsUNq†sfNqdV_^s|}`|XSFXj9QUS_„mK

@@ -1,0 +1,1 @@
+ByJ0EHQL]]bS_h`YF`RTigRNfg^XNe\SYYgmmVbRQHUa@ORQYf[L

@@ -1,0 +1,1 @@
+ByJÀd^aWbeVd]a`Z_f`VZ]b[g\X^`f^g^b\c[`ac_R^UVXQZ`O[Y^UYdZabcaXYj_Z_X`bffh`eZb\[b_a[fec\iee`\[_cYlhV_``]ja^_bd`d]jbgq^hsm\j^\_a``a]cb_\befb_]b^Wmc`Va_cZ^mUZ`\ij_\eQ`[bcf[Y`_abbS[cY\`j]Sh[`bb`UV`\UYa`^]ZbTdY\ZZW]XaZ^_l]XYL]SQb`Y\[jYoYfecX`]b\c]fScdmhVsViV`WaYbbcddf]aZaec_a^Zad[a^a`^flodb\ace[`[a_adhZ[ahY^]YVcc_ZYYVhaeacaachZ

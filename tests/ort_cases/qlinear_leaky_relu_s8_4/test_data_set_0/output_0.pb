@@ -1,0 +1,1 @@
+@ByJ€vvuuuttssrrqqqppoonnmmlllkkjjiihhgggffeeddcccbbaa``___^^]]\\[[ZZZYYXXWWVVUUUTTSSRRQQQPPOONNMMMLLKKJJIIHHHGGFFEEDDDCCBBAA@@???>>==<<;;;::9988776665544332211100//..---,,++**)))((''&&%%$$$##""!!  !#$%')*+-.0134679:<=?ABCEGHIKLNOQRTUWYZ[]_`acefgi

@@ -1,0 +1,1 @@
+@ByJ€______^^^^^^^]]]]]]\\\\\\\[[[[[[[ZZZZZZZYYYYYYXXXXXXXWWWWWWVVVVVVVUUUUUUUTTTTTTTSSSSSSRRRRRSSTTUVVVWXXXYZZZ[\\\]^^^_```abbbcdddefffghhhijjjkllmmnnnopppqrrrstttuvvvwxxxyzzz{|||}~~~€€‚‚‚ƒ„„……†††‡ˆˆˆ‰ŠŠŠ‹ŒŒŒŽŽŽ‘‘’’“”””•–––—˜˜˜™ššš›œœœžžžŸ   ¡¢¢¢£¤¤¤¥

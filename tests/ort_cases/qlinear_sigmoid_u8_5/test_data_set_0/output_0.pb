@@ -1,0 +1,1 @@
+@ByJ€  !!"##$%%&''())*++,--./00123345667899:;<==>?@AABCDDEFGHHIJKKLMNOOPQQRSTTUVWWXYYZ[[\]]^^_``aabccddeeffgghhiijjkkllmmmnnooopppqqqrrrsssttttuuuvvvvwwwwwxxxxxyyyyyzzzzzz{{{{{{{||||||||}}}}}}}}}}}~~~~~~~~~~~~
