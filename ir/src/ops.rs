@@ -124,6 +124,8 @@ attr_set! {
         pub strides: Vec<u64>,
         /// Begin paddings, then end paddings.
         pub pads: Vec<u64>,
+        /// Dilation per spatial axis.
+        pub dilations: Vec<u64>,
         /// Round the output size up instead of down.
         pub ceil_mode: bool = false,
         /// Count padded positions in the divisor.
@@ -527,8 +529,10 @@ define_ops! {
     /// `onnx.max_pool(x) {kernel, strides, pads, dilations, ceil_mode}`: ONNX MaxPool; padded
     /// positions never win. Any element type; the result keeps it.
     MaxPool(MaxPoolAttrs) = "onnx.max_pool", operands(1, 1);
-    /// `onnx.average_pool(x) {kernel, strides, pads, ceil_mode, count_include_pad}`: ONNX
-    /// AveragePool in `f32`.
+    /// `onnx.average_pool(x) {kernel, strides, pads, dilations, ceil_mode,
+    /// count_include_pad}`: ONNX AveragePool in `f32` (opset 19 dilations): the sum of the
+    /// window's taps inside the input divided by their number, or with `count_include_pad` by
+    /// the number of taps inside the padded input.
     AveragePool(AvgPoolAttrs) = "onnx.average_pool", operands(1, 1);
     /// `onnx.global_average_pool(x)`: mean over all spatial positions, keeping them as 1s.
     GlobalAveragePool = "onnx.global_average_pool", operands(1, 1);

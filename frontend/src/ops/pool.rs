@@ -60,13 +60,11 @@ fn max_pool(ctx: &mut Ctx, node: &Node<'_>) -> Result<Outputs, String> {
 
 fn average_pool(ctx: &mut Ctx, node: &Node<'_>) -> Result<Outputs, String> {
     let w = pool_window(ctx, node)?;
-    if w.dilations.iter().any(|&d| d != 1) {
-        return Err("dilated average pooling is not supported".into());
-    }
     let attrs = AvgPoolAttrs {
         kernel: w.kernel,
         strides: w.strides,
         pads: w.pads,
+        dilations: w.dilations,
         ceil_mode: node.int_or("ceil_mode", 0)? != 0,
         count_include_pad: node.int_or("count_include_pad", 0)? != 0,
     };

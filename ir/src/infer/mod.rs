@@ -62,7 +62,14 @@ fn infer_checked_arity(kind: &OpKind, x: &[&TensorType]) -> Result<Vec<TensorTyp
         MaxPool(a) => conv::max_pool(x[0], a)?,
         AveragePool(a) => {
             float(x[0], "x")?;
-            conv::pool_like(x[0], &a.kernel, &a.strides, &a.pads, None, a.ceil_mode)?
+            conv::pool_like(
+                x[0],
+                &a.kernel,
+                &a.strides,
+                &a.pads,
+                Some(&a.dilations),
+                a.ceil_mode,
+            )?
         }
         GlobalAveragePool | GlobalMaxPool => conv::global_pool(float(x[0], "x")?)?,
         BatchNorm(_) => elementwise::batch_norm(x)?,

@@ -88,7 +88,7 @@ pub(crate) fn average_pool(
         &a.kernel,
         &a.strides,
         &a.pads,
-        None,
+        Some(&a.dilations),
     );
     let xs = floats(x)?;
     let mut y = vec![0.0f32; out.numel()];
@@ -194,6 +194,7 @@ mod tests {
             kernel: vec![3],
             strides: vec![2],
             pads: pads.to_vec(),
+            dilations: vec![1],
             ceil_mode,
             count_include_pad,
         })
