@@ -11,6 +11,11 @@ mod run_cmd;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc keeps freed pages for reuse: with the system allocator every large tensor is a
+/// fresh `mmap`, and the page faults of filling it cost more than the kernels themselves.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// qweave compiles convolutional networks (float, or quantized to 1-8 bits) into FPGA
 /// accelerators, the programs their controllers run, and packed weights.
 #[derive(Parser)]

@@ -4,7 +4,7 @@
 //! `i64`, so that every integer the IR can name (up to `u32` and `i32`) and every exact
 //! product of two of them is representable without loss; floats are never used for them.
 
-use crate::types::{ElemType, TensorType};
+use crate::types::{ElemType, Storage, TensorType};
 use std::sync::Arc;
 
 /// Flat, row-major tensor contents, shared cheaply between graphs and interpreter runs.
@@ -74,7 +74,7 @@ impl Data {
         }
         match (self, ty.elem.storage()) {
             (Data::F32(_), None) => Ok(()),
-            (Data::Int(v), Some(storage)) => match v.iter().position(|&x| !storage.contains(x)) {
+            (Data::Int(v), Some(storage)) => match first_outside(v, storage) {
                 None => Ok(()),
                 Some(i) => Err(format!(
                     "element {i} is {}, outside the range of {storage}",
@@ -93,6 +93,32 @@ impl Data {
             _ => None,
         }
     }
+}
+
+/// The index of the first of `v` that is not a value of `storage`. The common case, every
+/// value inside, is decided by a branch-free pass over blocks that the compiler vectorizes
+/// (`x` is a value of an integer type of `b` bits with minimum `lo` exactly when
+/// `(x - lo) mod 2^64 < 2^b`); only a block with a value outside is searched element by element.
+fn first_outside(v: &[i64], storage: Storage) -> Option<usize> {
+    const BLOCK: usize = 512;
+    let lo = storage.min();
+    let inside = |block: &[i64]| match storage {
+        Storage::Int(t) if t.bits < 64 => {
+            let bits = u32::from(t.bits);
+            block
+                .iter()
+                .fold(0u64, |acc, &x| acc | (x.wrapping_sub(lo) as u64) >> bits)
+                == 0
+        }
+        _ => block.iter().all(|&x| storage.contains(x)),
+    };
+    v.chunks(BLOCK).enumerate().find_map(|(b, block)| {
+        if inside(block) {
+            return None;
+        }
+        let i = block.iter().position(|&x| !storage.contains(x))?;
+        Some(b * BLOCK + i)
+    })
 }
 
 /// A tensor value: its type and contents.
@@ -159,6 +185,34 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn names_the_first_value_outside_in_any_block() {
+        let i8t = Storage::Int(IntType::signed(8));
+        let mut v = vec![-128i64; 2000];
+        assert_eq!(first_outside(&v, i8t), None);
+        v[1500] = 128;
+        v[1700] = -129;
+        assert_eq!(first_outside(&v, i8t), Some(1500));
+        v[3] = i64::MIN;
+        assert_eq!(first_outside(&v, i8t), Some(3));
+        let i32t = Storage::Int(IntType::I32);
+        let (lo, hi) = (i64::from(i32::MIN), i64::from(i32::MAX));
+        assert_eq!(first_outside(&[lo, hi, 0], i32t), None);
+        assert_eq!(first_outside(&[lo, hi, hi + 1], i32t), Some(2));
+        assert_eq!(first_outside(&[lo - 1], i32t), Some(0));
+        assert_eq!(first_outside(&[i64::MAX, i64::MIN], i32t), Some(0));
+        let u32t = Storage::Int(IntType::unsigned(32));
+        assert_eq!(first_outside(&[0, hi * 2 + 1], u32t), None);
+        assert_eq!(first_outside(&[0, hi * 2 + 2], u32t), Some(1));
+        assert_eq!(first_outside(&[7, -1], u32t), Some(1));
+        let u1 = Storage::Int(IntType::unsigned(1));
+        assert_eq!(first_outside(&[0, 1, 1, 2], u1), Some(3));
+        let mut bip = [1i64, -1].repeat(700);
+        assert_eq!(first_outside(&bip, Storage::Bipolar), None);
+        bip[900] = 0;
+        assert_eq!(first_outside(&bip, Storage::Bipolar), Some(900));
     }
 
     #[test]

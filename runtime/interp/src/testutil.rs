@@ -79,3 +79,21 @@ pub(crate) fn ints(o: &Outcome) -> Vec<i64> {
 pub(crate) fn shape(o: &Outcome) -> Vec<u64> {
     o.outputs[0].ty.shape.clone()
 }
+
+/// A small deterministic pseudo-random generator (xorshift64) for randomized tests.
+pub(crate) struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+}

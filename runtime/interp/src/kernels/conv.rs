@@ -1,5 +1,7 @@
 //! Convolutions: `onnx.conv` in `f32` and `q.conv` exactly in integers.
 
+use super::iconv::{Geometry, conv_sums};
+use super::igemm::max_abs;
 use super::index::advance;
 use super::window::{Taps, Window};
 use super::{Computed, floats, ints, params_along, tensor_zero_point, wrap};
@@ -137,13 +139,25 @@ pub(crate) fn qconv(
     a: &QConvAttrs,
     out: &TensorType,
 ) -> Result<Computed, EvalError> {
-    let plan = Plan::new(&x[0].ty, &x[1].ty, out, &geometry(a));
+    let attrs = geometry(a);
+    let plan = Plan::new(&x[0].ty, &x[1].ty, out, &attrs);
     let (xs, ws) = (ints(x[0])?, ints(x[1])?);
     let bias = x.get(2).map(|b| ints(b)).transpose()?;
     let zx = tensor_zero_point(x[0].ty.elem)?;
     let (_, zw) = params_along(x[1].ty.elem, 0, plan.outputs)?;
     let mut y = vec![0i64; out.numel()];
     let mut overflows = 0;
+    let geo = Geometry::new(&x[0].ty, &x[1].ty, out, &attrs);
+    if let Some(sums) = conv_sums(&geo, (x[0], zx), (x[1], &zw), bias.map_or(0, max_abs))? {
+        let per_filter = plan.out_len.max(1);
+        for (i, (v, &sum)) in y.iter_mut().zip(&sums).enumerate() {
+            let b = bias.map_or(0, |b| b[i / per_filter % plan.outputs]);
+            let (q, wrapped) = wrap(a.acc, i128::from(sum) + i128::from(b));
+            *v = q;
+            overflows += u64::from(wrapped);
+        }
+        return Ok(Computed::wrapped(y, overflows));
+    }
     int_conv_sums(&plan, (xs, zx), (ws, &zw), bias, |yi, _, acc| {
         let (v, wrapped) = wrap(a.acc, acc);
         y[yi] = v;

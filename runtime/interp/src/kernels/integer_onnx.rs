@@ -2,6 +2,7 @@
 //! `onnx.dynamic_quantize_linear` (three results), as onnxruntime computes them.
 
 use super::conv::{Plan, int_conv_sums};
+use super::iconv::{Geometry, conv_sums};
 use super::matmul::int_matmul_sums;
 use super::mlas::{quantize_clamped, wrap_i32};
 use super::{Computed, Results, floats, ints};
@@ -119,6 +120,11 @@ pub(crate) fn conv_integer(
     let (xs, ws) = (ints(x[0])?, ints(x[1])?);
     let zx = single_zero_point(x[2])?;
     let zw = zero_points(x[3], plan.filters(), "the w zero point")?;
+    let geo = Geometry::new(&x[0].ty, &x[1].ty, out, a);
+    if let Some(sums) = conv_sums(&geo, (x[0], zx), (x[1], &zw), 0)? {
+        // The sums fit i32, so nothing wraps.
+        return Ok(Computed::int(sums.into_iter().map(i64::from).collect()));
+    }
     let (mut y, mut overflows) = (vec![0i64; out.numel()], 0);
     int_conv_sums(&plan, (xs, zx), (ws, &zw), None, |yi, _, sum| {
         let (w, wrapped) = wrap_i32(sum);

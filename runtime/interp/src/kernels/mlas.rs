@@ -31,6 +31,125 @@ pub(crate) fn requantize(acc: i32, scale: f32, zp: i64, s: Storage) -> (i64, boo
     quantize_clamped(acc as f32 * scale, zp, s)
 }
 
+/// `1.5 * 2^23`: for `|v| <= 2^22`, `v + MAGIC` is an `f32` in `[2^23, 2^24)`, where every
+/// value is an integer, so the addition rounds `v` to an integer (to nearest, ties to even, the
+/// default rounding), and the bits of the sum minus those of `MAGIC` are that integer.
+const MAGIC: f32 = 12_582_912.0;
+
+/// `v` rounded half to even, for `|v| <= 2^22` (see [`MAGIC`]); vectorizable.
+#[inline(always)]
+pub(crate) fn round_small(v: f32) -> i32 {
+    (v + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32
+}
+
+/// The storage range of `s` minus `zp` when it lies within `±2^22`, where [`round_small`]
+/// applies to everything clamped into it (widened by one).
+pub(crate) fn small_range(s: Storage, zp: i64) -> Option<(i32, i32)> {
+    const LIMIT: i128 = 1 << 22;
+    let Storage::Int(t) = s else { return None };
+    let lo = i128::from(t.min()) - i128::from(zp);
+    let hi = i128::from(t.max()) - i128::from(zp);
+    (lo > -LIMIT && hi < LIMIT).then_some((lo as i32, hi as i32))
+}
+
+/// `v` clamped to `[lo - 1, hi + 1]` and rounded half to even, then clamped to `[lo, hi]`:
+/// the result, and whether the second clamp changed it. Rounding commutes with clamping to
+/// integer bounds, so this is `clamp(round_half_even(v), lo, hi)`, and the flag says whether
+/// the rounded value lies outside `[lo, hi]`. NaN gives `(lo, true)` (as `maxps` would).
+#[inline(always)]
+pub(crate) fn round_clamp(v: f32, (lo, hi): (i32, i32)) -> (i32, bool) {
+    let (below, above) = ((lo - 1) as f32, (hi + 1) as f32);
+    let c = if v.is_nan() || v < below {
+        below
+    } else if v > above {
+        above
+    } else {
+        v
+    };
+    let n = round_small(c);
+    let q = if n < lo {
+        lo
+    } else if n > hi {
+        hi
+    } else {
+        n
+    };
+    (q, q != n)
+}
+
+/// [`requantize`] of every accumulator `acc[i] + bias` (which must not overflow `i32`) with one
+/// scale and zero point into `out` (of the same length); returns the number of clamped results.
+///
+/// With a finite scale and a storage range minus the zero point within `±2^22` this is a loop
+/// LLVM vectorizes: `v = f32(acc) * scale` is finite or infinite, never NaN, and [`round_clamp`]
+/// gives `clamp(round_half_even(v), lo, hi)` and whether it clamped, which is what
+/// [`quantize_clamped`] computes after adding the zero point. Otherwise every accumulator goes
+/// through [`requantize`].
+pub(crate) fn requantize_all(
+    acc: &[i32],
+    bias: i32,
+    scale: f32,
+    zp: i64,
+    s: Storage,
+    out: &mut [i64],
+) -> u64 {
+    let mut clamped = 0u64;
+    match small_range(s, zp) {
+        Some(range) if scale.is_finite() => {
+            let rows = RequantizeRows {
+                acc,
+                bias,
+                scale,
+                zp,
+                range,
+                out,
+            };
+            clamped = pulp::Arch::new().dispatch(rows);
+        }
+        _ => {
+            for (o, &a) in out.iter_mut().zip(acc) {
+                let (q, c) = requantize(a.wrapping_add(bias), scale, zp, s);
+                *o = q;
+                clamped += u64::from(c);
+            }
+        }
+    }
+    clamped
+}
+
+/// The vectorizable loop of [`requantize_all`], compiled by `pulp` for the vector
+/// instructions the CPU has (the results are the same bits with any of them: integer
+/// arithmetic, one `f32` multiply, [`round_clamp`]).
+struct RequantizeRows<'a> {
+    acc: &'a [i32],
+    bias: i32,
+    scale: f32,
+    zp: i64,
+    range: (i32, i32),
+    out: &'a mut [i64],
+}
+
+impl pulp::WithSimd for RequantizeRows<'_> {
+    type Output = u64;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> u64 {
+        let mut clamped = 0u64;
+        // Counted in u32 per block, which keeps the count in the vector lanes.
+        for (out, acc) in self.out.chunks_mut(1 << 16).zip(self.acc.chunks(1 << 16)) {
+            let mut block = 0u32;
+            for (o, &a) in out.iter_mut().zip(acc) {
+                let v = a.wrapping_add(self.bias) as f32 * self.scale;
+                let (q, c) = round_clamp(v, self.range);
+                block += u32::from(c);
+                *o = i64::from(q) + self.zp;
+            }
+            clamped += u64::from(block);
+        }
+        clamped
+    }
+}
+
 /// `_mm_cvtps_epi32`: `v` rounded half to even into `i32`; NaN and values outside the `i32`
 /// range give `i32::MIN`.
 pub(crate) fn cvtps_epi32(v: f32) -> i32 {
@@ -116,6 +235,68 @@ mod tests {
         assert_eq!(quantize_clamped(f32::NAN, 100, U8), (0, true));
         assert_eq!(quantize_clamped(f32::NAN, 0, I8), (-128, true));
         assert_eq!(requantize(-7, 0.5, 3, I8), (-1, false));
+    }
+
+    #[test]
+    fn requantizing_rows_matches_one_by_one() {
+        let mut rng = crate::testutil::Rng(7);
+        let storages = [
+            U8,
+            I8,
+            Storage::Int(IntType::signed(4)),
+            Storage::Int(IntType::I32),
+        ];
+        let mut acc: Vec<i32> = (0..2000)
+            .map(|_| rng.next() as i32 >> (rng.next() % 31))
+            .collect();
+        // ties, near ties and the extremes
+        acc.extend([
+            0,
+            1,
+            -1,
+            2,
+            -2,
+            3,
+            5,
+            7,
+            i32::MAX,
+            i32::MIN,
+            255,
+            -255,
+            256,
+            510,
+            511,
+        ]);
+        let scales = [
+            0.5,
+            0.25,
+            1.5,
+            0.007_812_5,
+            1e-3,
+            3.9e-5,
+            1.0,
+            1e30,
+            -0.5,
+            0.0,
+            -0.0,
+            4.0e-10,
+            f32::INFINITY,
+            f32::NAN,
+            f32::MIN_POSITIVE,
+        ];
+        for s in storages {
+            for zp in [s.min(), 0, 3, s.max()] {
+                for &scale in &scales {
+                    let mut got = vec![0; acc.len()];
+                    let clamped = requantize_all(&acc, 0, scale, zp, s, &mut got);
+                    let want: Vec<(i64, bool)> =
+                        acc.iter().map(|&a| requantize(a, scale, zp, s)).collect();
+                    let want_clamped = want.iter().filter(|w| w.1).count() as u64;
+                    let want: Vec<i64> = want.into_iter().map(|w| w.0).collect();
+                    assert_eq!((got, clamped), (want, want_clamped), "{s} {zp} {scale}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -5,8 +5,13 @@
 //! every kernel may rely on consistent shapes, valid attributes and per-axis quantization
 //! along the axes the op allows; it must still not trust the data beyond that.
 
+mod checked;
 mod conv;
 mod elementwise;
+mod iconv;
+mod igemm;
+#[cfg(target_arch = "x86_64")]
+mod igemm_avx2;
 mod index;
 mod integer;
 mod integer_onnx;
@@ -14,6 +19,7 @@ mod matmul;
 mod mlas;
 mod norm;
 mod pool;
+mod prepack;
 mod qlinear;
 mod qlinear_binary;
 mod qlinear_pool;
@@ -122,7 +128,7 @@ pub(crate) fn eval(
                     inputs.len()
                 )));
             }
-            let t = Tensor::new(ty.clone(), data.clone()).map_err(EvalError::Invalid)?;
+            let t = checked::constant(ty, data).map_err(EvalError::Invalid)?;
             return Ok(Outcome {
                 outputs: vec![t],
                 overflows: 0,

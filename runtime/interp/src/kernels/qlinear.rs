@@ -2,9 +2,11 @@
 //! `onnx.qgemm`: an exact integer sum wrapped into `i32`, then `MlasRequantizeOutput`.
 
 use super::conv::{Plan, int_conv_sums};
+use super::iconv::{Geometry, conv_sums};
+use super::igemm::max_abs;
 use super::index::Walk;
 use super::matmul::int_matmul_sums;
-use super::mlas::{requantize, wrap_i32};
+use super::mlas::{requantize, requantize_all, wrap_i32};
 use super::{Computed, ints, params_along, storage};
 use crate::error::EvalError;
 use qweave_ir::ops::{ConvAttrs, QGemmAttrs, QLinearConvAttrs};
@@ -50,6 +52,14 @@ impl Requantized {
         self.saturations += u64::from(clamped);
     }
 
+    /// Stores the requantized `sums[i] + bias` at `start + i` with one scale; the sums plus
+    /// the bias fit `i32` (the fast path's bound), so nothing wraps.
+    fn set_all(&mut self, start: usize, sums: &[i32], bias: i64, scale: f32) {
+        let bias = i32::try_from(bias).expect("bias within the checked bound");
+        let out = &mut self.y[start..start + sums.len()];
+        self.saturations += requantize_all(sums, bias, scale, self.zy, self.s, out);
+    }
+
     fn finish(self) -> Computed {
         Computed {
             overflows: self.overflows,
@@ -80,6 +90,17 @@ pub(crate) fn qlinear_conv(
     let (sy, _) = tensor_params(out.elem)?;
     let scales: Vec<f32> = sw.iter().map(|&w| sx * w / sy).collect();
     let mut r = Requantized::new(out)?;
+    let geo = Geometry::new(&x[0].ty, &x[1].ty, out, &geometry);
+    let max_bias = bias.map_or(0, max_abs);
+    if let Some(sums) = conv_sums(&geo, (x[0], zx), (x[1], &zw), max_bias)? {
+        let per_filter = out.numel() / (out.shape[0] * out.shape[1]).max(1) as usize;
+        for (row, chunk) in sums.chunks(per_filter.max(1)).enumerate() {
+            let m = row % filters;
+            let b = bias.map_or(0, |b| b[m]);
+            r.set_all(row * per_filter, chunk, b, scales[m]);
+        }
+        return Ok(r.finish());
+    }
     int_conv_sums(&plan, (xs, zx), (ws, &zw), bias, |yi, m, sum| {
         r.set(yi, sum, scales[m]);
     });

@@ -12,7 +12,7 @@
 //! `[R,W]` with `[W]` and `[R,1]`, `[2,1,3]` with `[2,4,3]` and trailing size-1 axes.
 
 use super::index::Walk;
-use super::mlas::cvt_pack;
+use super::mlas::{cvt_pack, round_clamp, small_range};
 use super::qlinear::tensor_params;
 use super::{Computed, ints, storage};
 use crate::error::EvalError;
@@ -105,6 +105,16 @@ pub(crate) fn qlinear_add(a: &Tensor, b: &Tensor, out: &TensorType) -> Result<Co
         ((ra, p.za), (rb, p.zb))
     };
     let fixed = p.zy - rv.mul_add(zv, rs * zs);
+    let exact = |v: f32, w: f32| cvt_pack(v.mul_add(rv, w.mul_add(rs, fixed)), s);
+    let ((v, vt), (w, wt)) = if swap {
+        ((ys, b), (xs, a))
+    } else {
+        ((xs, a), (ys, b))
+    };
+    let small = small_storage(vt) && small_storage(wt);
+    if let (true, Some(range)) = (small && a.ty.shape == b.ty.shape, small_range(s, 0)) {
+        return Ok(add_fast((v, w), (rv, rs, fixed), range, exact));
+    }
     let mut saturations = 0;
     let y = Walk::broadcast(&a.ty.shape, &out.shape)
         .zip(Walk::broadcast(&b.ty.shape, &out.shape))
@@ -118,6 +128,87 @@ pub(crate) fn qlinear_add(a: &Tensor, b: &Tensor, out: &TensorType) -> Result<Co
         })
         .collect();
     Ok(Computed::saturated(y, saturations))
+}
+
+/// Whether the stored values of `t` lie within `±2^24`, so that they convert to `f32` exactly
+/// (through `i32`).
+fn small_storage(t: &Tensor) -> bool {
+    t.ty.elem
+        .storage()
+        .is_some_and(|s| s.min() >= -(1 << 24) && s.max() <= 1 << 24)
+}
+
+/// [`qlinear_add`] of operands of one shape, `v` the vector operand and `w` the other, both
+/// with stored values that convert to `f32` exactly (see [`small_storage`]), and a result
+/// storage `range` for [`round_clamp`]. The two fused multiply-adds and the rounding and clamp
+/// run as one vector loop ([`AddRows`]); the rare elements whose result is beyond `±2^22` (or
+/// NaN), where `round_clamp` and `_mm_cvtps_epi32` part ways, are recomputed with `exact`.
+fn add_fast(
+    (v, w): (&[i64], &[i64]),
+    (rv, rs, fixed): (f32, f32, f32),
+    range: (i32, i32),
+    exact: impl Fn(f32, f32) -> (i64, bool),
+) -> Computed {
+    let mut y = vec![0i64; v.len()];
+    let mut redo = vec![false; v.len()];
+    let rows = AddRows {
+        v,
+        w,
+        rv,
+        rs,
+        fixed,
+        range,
+        y: &mut y,
+        redo: &mut redo,
+    };
+    let mut saturations = pulp::Arch::new().dispatch(rows);
+    for i in (0..redo.len()).filter(|&i| redo[i]) {
+        let (q, clamped) = exact(v[i] as f32, w[i] as f32);
+        y[i] = q;
+        saturations += u64::from(clamped);
+    }
+    Computed::saturated(y, saturations)
+}
+
+/// The vector loop of [`add_fast`], compiled by `pulp` for the CPU's vector instructions
+/// (with FMA where present: `mul_add` is one rounding on every instruction set, so the bits do
+/// not depend on it). Returns the saturations among the elements it settles.
+struct AddRows<'a> {
+    v: &'a [i64],
+    w: &'a [i64],
+    rv: f32,
+    rs: f32,
+    fixed: f32,
+    range: (i32, i32),
+    y: &'a mut [i64],
+    redo: &'a mut [bool],
+}
+
+impl pulp::WithSimd for AddRows<'_> {
+    type Output = u64;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> u64 {
+        let (rv, rs, fixed) = (self.rv, self.rs, self.fixed);
+        const BLOCK: usize = 1 << 16;
+        let mut saturations = 0u64;
+        let rows = self.y.chunks_mut(BLOCK).zip(self.redo.chunks_mut(BLOCK));
+        for ((y, redo), (v, w)) in rows.zip(self.v.chunks(BLOCK).zip(self.w.chunks(BLOCK))) {
+            // Counted in u32 per block, which keeps the count in the vector lanes.
+            let mut block = 0u32;
+            for ((y, redo), (&v, &w)) in y.iter_mut().zip(redo).zip(v.iter().zip(w)) {
+                // Both fit 24 bits: exact through i32.
+                let r = (v as i32 as f32).mul_add(rv, (w as i32 as f32).mul_add(rs, fixed));
+                let (q, clamped) = round_clamp(r, self.range);
+                let fast = r.abs() < 4_194_304.0;
+                *y = i64::from(q);
+                *redo = !fast;
+                block += u32::from(clamped & fast);
+            }
+            saturations += u64::from(block);
+        }
+        saturations
+    }
 }
 
 /// `onnx.qlinear_mul`: `ratio = (scale_a * scale_b) / scale_y`, the exact product
@@ -165,6 +256,36 @@ mod tests {
         assert_eq!(span_scalar(&[1, 1], &[1]), Some(Scalar::A));
         assert_eq!(span_scalar(&[3, 1], &[2, 3, 1]), None);
         assert_eq!(span_scalar(&[2, 1, 1], &[2, 3, 1]), Some(Scalar::A));
+    }
+
+    /// Operands of one shape take the vector loop; the same values with `a` one axis shorter
+    /// take the broadcasting walk. Both must agree, also beyond `±2^22`, beyond `i32` and on
+    /// ties.
+    #[test]
+    fn the_vector_loop_equals_the_broadcasting_walk() {
+        let mut rng = crate::testutil::Rng(0x1234_5678);
+        let values = |rng: &mut crate::testutil::Rng| -> Vec<i64> {
+            (0..300).map(|_| rng.range(0, 255)).collect()
+        };
+        let out_scales = [1.0, 0.5, 0.125, 3.0e-3, 1.0e-5, 1.0e-8, 1.0e-30, 37.0];
+        for (k, &sy) in out_scales.iter().enumerate() {
+            for signed in [false, true] {
+                let (sa, sb) = (0.5 + k as f32 * 0.37, 0.25 / (k + 1) as f32);
+                let (za, zb, zy) = (rng.range(0, 255), rng.range(0, 255), rng.range(0, 127));
+                let (av, bv) = (values(&mut rng), values(&mut rng));
+                let out = if signed {
+                    qt(i(8), sy, zy - 64)
+                } else {
+                    qt(u(8), sy, zy)
+                };
+                let op = OpKind::QLinearAdd(OutAttrs { out });
+                let b = int(&[1, 300], qt(u(8), sb, zb), &bv);
+                let same = eval(&op, &[&int(&[1, 300], qt(u(8), sa, za), &av), &b]);
+                let walk = eval(&op, &[&int(&[300], qt(u(8), sa, za), &av), &b]);
+                assert_eq!(ints(&same), ints(&walk), "scale {sy}");
+                assert_eq!(same.saturations, walk.saturations, "scale {sy}");
+            }
+        }
     }
 
     #[test]
