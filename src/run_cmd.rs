@@ -38,6 +38,21 @@ pub struct RunArgs {
         hide_default_value = true
     )]
     pub passes: String,
+
+    /// The IR level to run: `onnx` runs the model as imported (the source format's
+    /// semantics); `q` first lowers it to exact integer ops (the `lower` pipeline), the
+    /// semantics the accelerator computes. `-p` passes run after the lowering.
+    #[arg(long, value_enum, default_value = "onnx")]
+    pub level: Level,
+}
+
+/// An IR level `qweave run` can execute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Level {
+    /// As imported.
+    Onnx,
+    /// Lowered to exact integers.
+    Q,
 }
 
 /// Converts a host tensor to model input `index` of type `ty`, allowing a leading dimension
@@ -140,7 +155,12 @@ fn match_inputs(g: &Graph, given: Vec<Named>) -> Result<Vec<(String, HostTensor)
 }
 
 pub fn run(args: &RunArgs) -> CmdResult {
-    let pipeline = qweave_passes::Pipeline::parse(&args.passes).map_err(|e| vec![e.to_string()])?;
+    let spec = match (args.level, args.passes.is_empty()) {
+        (Level::Onnx, _) => args.passes.clone(),
+        (Level::Q, true) => "lower".to_string(),
+        (Level::Q, false) => format!("lower,{}", args.passes),
+    };
+    let pipeline = qweave_passes::Pipeline::parse(&spec).map_err(|e| vec![e.to_string()])?;
     let mut graph = model_file::load(&args.model)?;
     let options = qweave_passes::PipelineOptions { verify_each: true };
     pipeline

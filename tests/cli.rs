@@ -232,6 +232,36 @@ fn run_executes_a_data_set_and_stacks_the_outputs() {
 }
 
 #[test]
+fn run_at_the_q_level_lowers_first() {
+    let dir = temp_dir("run_q");
+    let out = dir.join("logits.npy");
+    let run = qweave(&[
+        "run",
+        "tests/models/digits_qop.onnx",
+        "--level",
+        "q",
+        "-i",
+        "tests/models/digits_test.npz",
+        "-o",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let got = read(&out);
+    let want = read(&common::root().join("tests/models/digits_qop_ref.npz"));
+    assert_eq!(got[0].tensor, want[0].tensor, "the q level differs");
+    let bad = qweave(&[
+        "run", "m.onnx", "--level", "hw", "-i", "x.npy", "-o", "y.npy",
+    ]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("possible values: onnx, q"),
+        "{}",
+        bad.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn run_reads_and_writes_every_tensor_format() {
     let dir = temp_dir("formats");
     let x = read(&common::root().join("tests/models/bench_input.npz"))

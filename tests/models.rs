@@ -25,7 +25,16 @@ fn npz(name: &str) -> HashMap<String, HostTensor> {
 
 /// Runs `model` on every held-out image; returns each output's values, image after image.
 fn run(model: &str) -> (qweave_ir::Graph, Vec<Vec<f32>>) {
-    let graph = qweave_frontend::import_file(&common::root().join("tests/models").join(model))
+    run_after(model, "")
+}
+
+/// [`run`] after the pipeline `passes`.
+fn run_after(model: &str, passes: &str) -> (qweave_ir::Graph, Vec<Vec<f32>>) {
+    let mut graph = qweave_frontend::import_file(&common::root().join("tests/models").join(model))
+        .unwrap_or_else(|e| panic!("{model}: {e}"));
+    let options = qweave_passes::PipelineOptions { verify_each: true };
+    qweave_passes::Pipeline::parse(passes)
+        .and_then(|p| p.run(&mut graph, options, |_, _| {}))
         .unwrap_or_else(|e| panic!("{model}: {e}"));
     let x = &npz("digits_test.npz")["x"];
     let HostData::F32(pixels) = &x.data else {
@@ -66,7 +75,12 @@ fn top1(logits: &[f32]) -> Vec<usize> {
 
 /// Bit-exact comparison, naming the first differing element.
 fn assert_bit_exact(model: &str, reference: &str) {
-    let (g, outs) = run(model);
+    assert_bit_exact_after(model, "", reference);
+}
+
+/// [`assert_bit_exact`] after the pipeline `passes`.
+fn assert_bit_exact_after(model: &str, passes: &str, reference: &str) {
+    let (g, outs) = run_after(model, passes);
     let refs = npz(reference);
     for (k, got) in outs.iter().enumerate() {
         let name = output_name(&g, k);
@@ -89,6 +103,23 @@ fn assert_bit_exact(model: &str, reference: &str) {
 #[test]
 fn qoperator_model_is_bit_exact_with_onnxruntime() {
     assert_bit_exact("digits_qop.onnx", "digits_qop_ref.npz");
+}
+
+/// Lowered to exact integer ops (multiplier-and-shift requantization, integer residual add,
+/// lookup tables), the QOperator model still gives onnxruntime's logits bit for bit.
+#[test]
+fn qoperator_model_lowered_to_the_q_level_is_bit_exact_with_onnxruntime() {
+    assert_bit_exact_after("digits_qop.onnx", "lower", "digits_qop_ref.npz");
+    let (g, _) = run_after("digits_qop.onnx", "lower");
+    let left: Vec<&str> = g
+        .scheduled()
+        .map(|op| g.ops[op].kind.name())
+        .filter(|n| n.starts_with("onnx.") && !n.ends_with("quantize_linear"))
+        .collect();
+    // Besides the boundary (quantize the input, dequantize the logits), what lower-qop does
+    // not lower yet stays at the onnx level: the windowed average pool (onnxruntime divides in
+    // f32 per window) and the squeeze-excite gate's multiply.
+    assert_eq!(left, ["onnx.qlinear_average_pool", "onnx.qlinear_mul"]);
 }
 
 #[test]

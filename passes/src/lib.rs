@@ -8,7 +8,9 @@
 
 pub mod dce;
 pub mod fold_constants;
+pub mod lower_qop;
 pub mod manager;
+pub mod multiplier;
 pub mod registry;
 
 pub use manager::{PassTiming, Pipeline, PipelineOptions};

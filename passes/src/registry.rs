@@ -25,6 +25,11 @@ pub const PASSES: &[PassInfo] = &[
         description: "replace ops on constant operands by constants, computed by the interpreter",
         make: || Box::new(crate::fold_constants::FoldConstants),
     },
+    PassInfo {
+        name: "lower-qop",
+        description: "lower onnxruntime's QOperator ops to exact integer q ops",
+        make: || Box::new(crate::lower_qop::LowerQop),
+    },
 ];
 
 /// Pipeline aliases: a name and the pipeline it stands for.
@@ -35,6 +40,11 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
         "the standard cleanup: fold constants, then drop dead ops",
     ),
     ("cleanup", "dce", "only remove dead ops"),
+    (
+        "lower",
+        "fold-constants,lower-qop,fold-constants,dce",
+        "lower to exact integer q ops",
+    ),
 ];
 
 /// The registered pass called `name`.
