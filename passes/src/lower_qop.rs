@@ -28,6 +28,7 @@ use qweave_ir::{
     Data, ElemType, Graph, IntType, Op, OpKind, Quant, QuantType, RoundingMode, Tensor, TensorType,
     Value,
 };
+use std::collections::HashSet;
 
 /// The pass.
 pub struct LowerQop;
@@ -39,7 +40,7 @@ const ADD_BITS: u32 = 21;
 impl Pass for LowerQop {
     fn run(&self, g: &mut Graph) -> Result<bool, PassError> {
         let names = Names::new(g);
-        let mut lowered = Vec::new();
+        let mut lowered = HashSet::new();
         let order = g.order.clone();
         for op in order {
             let fail = |g: &Graph, message: String| PassError::Failed {
@@ -52,7 +53,7 @@ impl Pass for LowerQop {
                     let old = g.ops[op].results[0];
                     g.values[new].name = g.values[old].name.take();
                     g.replace_uses(old, new);
-                    lowered.push(op);
+                    lowered.insert(op);
                 }
                 None => continue,
             }
