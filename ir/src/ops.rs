@@ -677,6 +677,10 @@ define_ops! {
     /// `q.add(a, b) {out}`: `saturate((a - zp(a)) + (b - zp(b)) + zp(y))` into `out`, numpy
     /// broadcasting. Operands and result are plain integers or per-tensor quantized.
     QAdd(OutAttrs) = "q.add", operands(2, 2);
+    /// `q.mul(a, b) {out}`: `saturate((a - zp(a)) * (b - zp(b)) + zp(y))` into `out`, numpy
+    /// broadcasting: the exact product of the two offsets (an element-wise scaling, such as a
+    /// squeeze-and-excitation gate). Operands and result as in `q.add`.
+    QMul(OutAttrs) = "q.mul", operands(2, 2);
     /// `q.max_pool(x) {kernel, strides, pads, dilations, ceil_mode}`: max pool of stored
     /// integers; padded positions never win.
     QMaxPool(MaxPoolAttrs) = "q.max_pool", operands(1, 1);

@@ -8,7 +8,10 @@
 //! schedule: later operands are redirected to the new constants as the walk reaches them. To keep models from
 //! growing, an op is not folded when its results hold more than [`GROWTH_LIMIT`] elements
 //! and more elements than its operands together (a broadcast of a scalar into a large
-//! tensor stays an op). An op that fails to evaluate is an error: it would fail at run time.
+//! tensor stays an op). Quantizers that make `f32` values of quantized constants
+//! (`dequantize_linear`, QONNX `quant` and `bipolar_quant`) are not folded: the integers and
+//! scales they keep apart are what the lowering passes turn into integer weights. An op that
+//! fails to evaluate is an error: it would fail at run time.
 
 use crate::{Pass, PassError, describe_op};
 use qweave_ir::text::Names;
@@ -73,7 +76,11 @@ impl Pass for FoldConstants {
 /// The results of `op` when it can and should be folded.
 fn fold(g: &Graph, op: Op) -> Result<Option<Vec<Tensor>>, qweave_interp::EvalError> {
     let data = &g.ops[op];
-    if matches!(data.kind, OpKind::Const(_)) || data.operands.is_empty() {
+    let quantizer = matches!(
+        data.kind,
+        OpKind::DequantizeLinear | OpKind::Quant(_) | OpKind::BipolarQuant
+    );
+    if quantizer || matches!(data.kind, OpKind::Const(_)) || data.operands.is_empty() {
         return Ok(None);
     }
     let Some(inputs) = data

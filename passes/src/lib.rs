@@ -8,7 +8,9 @@
 
 pub mod dce;
 pub mod fold_constants;
+pub mod lower_qdq;
 pub mod lower_qop;
+mod lowering;
 pub mod manager;
 pub mod multiplier;
 pub mod registry;

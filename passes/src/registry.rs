@@ -26,6 +26,11 @@ pub const PASSES: &[PassInfo] = &[
         make: || Box::new(crate::fold_constants::FoldConstants),
     },
     PassInfo {
+        name: "lower-qdq",
+        description: "lower QuantizeLinear/DequantizeLinear patterns to exact integer q ops",
+        make: || Box::new(crate::lower_qdq::LowerQdq),
+    },
+    PassInfo {
         name: "lower-qop",
         description: "lower onnxruntime's QOperator ops to exact integer q ops",
         make: || Box::new(crate::lower_qop::LowerQop),
@@ -42,7 +47,7 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("cleanup", "dce", "only remove dead ops"),
     (
         "lower",
-        "fold-constants,lower-qop,fold-constants,dce",
+        "fold-constants,lower-qop,lower-qdq,fold-constants,dce",
         "lower to exact integer q ops",
     ),
 ];

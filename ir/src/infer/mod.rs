@@ -103,7 +103,7 @@ fn infer_checked_arity(kind: &OpKind, x: &[&TensorType]) -> Result<Vec<TensorTyp
         QConv(a) => conv::qconv(x, a)?,
         QMatMul(a) => quant::qmatmul(x, a)?,
         Requantize(a) => quant::requantize(x[0], a)?,
-        QAdd(a) => quant::qadd(x[0], x[1], a)?,
+        QAdd(a) | QMul(a) => quant::qadd(x[0], x[1], a)?,
         QMaxPool(a) => {
             integer(x[0], "x")?;
             conv::max_pool(x[0], a)?

@@ -145,7 +145,7 @@ pub fn requantize(x: &TensorType, a: &RequantizeAttrs) -> Result<TensorType, Str
     Ok(x.with_elem(out))
 }
 
-/// `q.add`.
+/// `q.add` and `q.mul`.
 pub fn qadd(lhs: &TensorType, rhs: &TensorType, a: &OutAttrs) -> Result<TensorType, String> {
     per_tensor_integer(lhs, "a")?;
     per_tensor_integer(rhs, "b")?;

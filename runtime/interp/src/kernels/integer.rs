@@ -1,4 +1,4 @@
-//! Exact integer post-processing: `q.requantize`, `q.add`, `q.clamp` and `q.lut`.
+//! Exact integer post-processing: `q.requantize`, `q.add`, `q.mul`, `q.clamp` and `q.lut`.
 
 use super::index::{Walk, map_along, split};
 use super::{Computed, ints, params_along, saturate, storage, tensor_zero_point};
@@ -36,9 +36,14 @@ pub(crate) fn requantize(
     Ok(Computed::saturated(y, saturations))
 }
 
-/// `q.add`: `saturate((a - zp(a)) + (b - zp(b)) + zp(y))` with numpy broadcasting. Each
-/// clamped value counts as a saturation.
-pub(crate) fn qadd(a: &Tensor, b: &Tensor, out: &TensorType) -> Result<Computed, EvalError> {
+/// `q.add` and `q.mul`: `saturate(combine(a - zp(a), b - zp(b)) + zp(y))` with numpy
+/// broadcasting, `combine` the sum or the product. Each clamped value counts as a saturation.
+pub(crate) fn qadd(
+    a: &Tensor,
+    b: &Tensor,
+    out: &TensorType,
+    combine: impl Fn(i128, i128) -> i128,
+) -> Result<Computed, EvalError> {
     let (xs, ys) = (ints(a)?, ints(b)?);
     let (za, zb) = (tensor_zero_point(a.ty.elem)?, tensor_zero_point(b.ty.elem)?);
     let zy = tensor_zero_point(out.elem)?;
@@ -47,8 +52,11 @@ pub(crate) fn qadd(a: &Tensor, b: &Tensor, out: &TensorType) -> Result<Computed,
     let y = Walk::broadcast(&a.ty.shape, &out.shape)
         .zip(Walk::broadcast(&b.ty.shape, &out.shape))
         .map(|(i, j)| {
-            let sum = i128::from(xs[i]) - i128::from(za) + i128::from(ys[j]) - i128::from(zb)
-                + i128::from(zy);
+            let offsets = (
+                i128::from(xs[i]) - i128::from(za),
+                i128::from(ys[j]) - i128::from(zb),
+            );
+            let sum = combine(offsets.0, offsets.1) + i128::from(zy);
             let (q, clamped) = saturate(s, sum);
             saturations += u64::from(clamped);
             q
@@ -141,6 +149,20 @@ mod tests {
         );
         assert_eq!(shape(&o), [2, 2]);
         assert_eq!((ints(&o), o.saturations), (vec![5, 26, 25, 255], 1));
+    }
+
+    #[test]
+    fn qmul_multiplies_offsets_exactly() {
+        let a = int(&[1, 3], qt(u(8), 0.5, 128), &[0, 130, 255]);
+        let b = int(&[3, 1], i(8), &[-1, 2, 100]);
+        let o = eval(&OpKind::QMul(OutAttrs { out: i(16) }), &[&a, &b]);
+        assert_eq!(shape(&o), [3, 3]);
+        assert_eq!(
+            (ints(&o), o.saturations),
+            (vec![128, -2, -127, -256, 4, 254, -12800, 200, 12700], 0)
+        );
+        let narrow = eval(&OpKind::QMul(OutAttrs { out: i(8) }), &[&a, &b]);
+        assert_eq!(narrow.saturations, 6);
     }
 
     #[test]
