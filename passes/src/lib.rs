@@ -13,6 +13,7 @@ pub mod lower_qop;
 mod lowering;
 pub mod manager;
 pub mod multiplier;
+pub mod narrow_accumulators;
 pub mod registry;
 
 pub use manager::{PassTiming, Pipeline, PipelineOptions};

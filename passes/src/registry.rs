@@ -35,6 +35,11 @@ pub const PASSES: &[PassInfo] = &[
         description: "lower onnxruntime's QOperator ops to exact integer q ops",
         make: || Box::new(crate::lower_qop::LowerQop),
     },
+    PassInfo {
+        name: "narrow-accumulators",
+        description: "give each integer sum the narrowest width that provably cannot overflow",
+        make: || Box::new(crate::narrow_accumulators::NarrowAccumulators),
+    },
 ];
 
 /// Pipeline aliases: a name and the pipeline it stands for.
@@ -47,7 +52,7 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("cleanup", "dce", "only remove dead ops"),
     (
         "lower",
-        "fold-constants,lower-qop,lower-qdq,fold-constants,dce",
+        "fold-constants,lower-qop,lower-qdq,fold-constants,dce,narrow-accumulators",
         "lower to exact integer q ops",
     ),
 ];
