@@ -8,6 +8,7 @@
 
 pub mod dce;
 pub mod fold_constants;
+pub mod fold_weight_quant;
 pub mod lower_qdq;
 pub mod lower_qop;
 mod lowering;

@@ -26,6 +26,11 @@ pub const PASSES: &[PassInfo] = &[
         make: || Box::new(crate::fold_constants::FoldConstants),
     },
     PassInfo {
+        name: "fold-weight-quant",
+        description: "QONNX weight quantizers to integer constants of their width",
+        make: || Box::new(crate::fold_weight_quant::FoldWeightQuant),
+    },
+    PassInfo {
         name: "lower-qdq",
         description: "lower QuantizeLinear/DequantizeLinear patterns to exact integer q ops",
         make: || Box::new(crate::lower_qdq::LowerQdq),
@@ -52,7 +57,7 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("cleanup", "dce", "only remove dead ops"),
     (
         "lower",
-        "fold-constants,lower-qop,lower-qdq,fold-constants,dce,narrow-accumulators",
+        "fold-constants,fold-weight-quant,lower-qop,lower-qdq,fold-constants,dce,narrow-accumulators",
         "lower to exact integer q ops",
     ),
 ];

@@ -63,6 +63,26 @@ pub fn eval_op(
     kernels::eval(kind, inputs, result_types)
 }
 
+/// The integer levels `q` of QONNX `onnx.quant(x, scale, zp, bits)` (see
+/// [`qweave_ir::OpKind::Quant`]) before they are scaled back: exactly the integers whose
+/// `(q - zp) * scale` the op returns. Operands are checked against their types.
+pub fn qonnx_quant_levels(
+    inputs: &[&Tensor],
+    attrs: &qweave_ir::ops::QonnxQuantAttrs,
+) -> Result<Vec<f32>, EvalError> {
+    if inputs.len() != 4 {
+        return Err(EvalError::Invalid(format!(
+            "quant takes 4 operands, found {}",
+            inputs.len()
+        )));
+    }
+    for (index, t) in inputs.iter().enumerate() {
+        let checked = kernels::check_type(&t.ty).and_then(|()| t.data.check(&t.ty));
+        checked.map_err(|message| EvalError::Operand { index, message })?;
+    }
+    kernels::quant::qonnx_levels(inputs, attrs).map(|(q, _)| q)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

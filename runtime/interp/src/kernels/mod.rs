@@ -25,7 +25,7 @@ mod qlinear_binary;
 mod qlinear_pool;
 mod qlinear_table;
 mod qonnx_trunc;
-mod quant;
+pub(crate) mod quant;
 mod resize;
 mod structural;
 mod threshold;

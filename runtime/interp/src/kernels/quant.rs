@@ -97,6 +97,27 @@ pub(crate) fn bit_width(t: &Tensor) -> Result<u32, EvalError> {
 /// [`super::qonnx_trunc::qonnx_round`]) and `y = (q - zp) * scale`; a signed 1-bit quant gives
 /// `q = v >= 0 ? 1 : -1`. A saturation is a rounded value outside `[lo, hi]`.
 pub(crate) fn qonnx_quant(x: &[&Tensor], a: &QonnxQuantAttrs) -> Result<Computed, EvalError> {
+    let (levels, saturations) = qonnx_levels(x, a)?;
+    let (scales, zps) = (floats(x[1])?, floats(x[2])?);
+    let shape = &x[0].ty.shape;
+    let params = Walk::broadcast(&x[1].ty.shape, shape).zip(Walk::broadcast(&x[2].ty.shape, shape));
+    let y = levels
+        .iter()
+        .zip(params)
+        .map(|(&q, (si, zi))| (q - zps[zi]) * scales[si])
+        .collect();
+    Ok(Computed {
+        saturations,
+        ..Computed::f32(y)
+    })
+}
+
+/// The integer levels `q` of QONNX `onnx.quant` (as `f32`; NaN for NaN inputs) and the number
+/// of saturations.
+pub(crate) fn qonnx_levels(
+    x: &[&Tensor],
+    a: &QonnxQuantAttrs,
+) -> Result<(Vec<f32>, u64), EvalError> {
     let (xs, scales, zps) = (floats(x[0])?, floats(x[1])?, floats(x[2])?);
     let bits = bit_width(x[3])?;
     let narrow = i64::from(a.narrow);
@@ -110,33 +131,27 @@ pub(crate) fn qonnx_quant(x: &[&Tensor], a: &QonnxQuantAttrs) -> Result<Computed
     let shape = &x[0].ty.shape;
     let params = Walk::broadcast(&x[1].ty.shape, shape).zip(Walk::broadcast(&x[2].ty.shape, shape));
     let mut saturations = 0;
-    let y = xs
+    let q = xs
         .iter()
         .zip(params)
         .map(|(&v, (si, zi))| {
-            let (scale, zp) = (scales[si], zps[zi]);
-            let v = v / scale + zp;
-            let q = if bipolar {
-                if v >= 0.0 { 1.0 } else { -1.0 }
+            let v = v / scales[si] + zps[zi];
+            if bipolar {
+                return if v >= 0.0 { 1.0 } else { -1.0 };
+            }
+            let r = super::qonnx_trunc::qonnx_round(a.rounding, v);
+            let q = if r < lo {
+                lo
+            } else if r > hi {
+                hi
             } else {
-                let r = super::qonnx_trunc::qonnx_round(a.rounding, v);
-                let q = if r < lo {
-                    lo
-                } else if r > hi {
-                    hi
-                } else {
-                    r
-                };
-                saturations += u64::from(q != r && !r.is_nan());
-                q
+                r
             };
-            (q - zp) * scale
+            saturations += u64::from(q != r && !r.is_nan());
+            q
         })
         .collect();
-    Ok(Computed {
-        saturations,
-        ..Computed::f32(y)
-    })
+    Ok((q, saturations))
 }
 
 /// QONNX `onnx.bipolar_quant`: `(x >= 0 ? 1 : -1) * scale`, the scale broadcast (NaN gives -1).
