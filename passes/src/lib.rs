@@ -7,6 +7,7 @@
 //! after each pass, and time each pass.
 
 pub mod dce;
+pub mod fold_bn;
 pub mod fold_constants;
 pub mod fold_weight_quant;
 pub mod lower_qdq;

@@ -26,6 +26,11 @@ pub const PASSES: &[PassInfo] = &[
         make: || Box::new(crate::fold_constants::FoldConstants),
     },
     PassInfo {
+        name: "fold-bn",
+        description: "fold BatchNormalization into the convolution before it",
+        make: || Box::new(crate::fold_bn::FoldBn),
+    },
+    PassInfo {
         name: "fold-weight-quant",
         description: "QONNX weight quantizers to integer constants of their width",
         make: || Box::new(crate::fold_weight_quant::FoldWeightQuant),
@@ -57,7 +62,7 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("cleanup", "dce", "only remove dead ops"),
     (
         "lower",
-        "fold-constants,fold-weight-quant,lower-qop,lower-qdq,fold-constants,dce,narrow-accumulators",
+        "fold-constants,fold-weight-quant,fold-bn,lower-qop,lower-qdq,fold-constants,dce,narrow-accumulators",
         "lower to exact integer q ops",
     ),
 ];
