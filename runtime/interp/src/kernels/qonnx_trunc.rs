@@ -88,14 +88,7 @@ fn elements<'a>(
 pub(crate) fn trunc(x: &[&Tensor], a: &TruncAttrs) -> Result<Computed, EvalError> {
     bit_width(x[3])?;
     let bits = bit_width(x[5])?;
-    let narrow = i64::from(a.narrow);
-    let (lo, hi) = if a.signed {
-        (-(1i64 << (bits - 1)) + narrow, (1i64 << (bits - 1)) - 1)
-    } else {
-        (0, (1i64 << bits) - 1 - narrow)
-    };
-    // numpy computes the bounds in f32: one rounding of the exact integer.
-    let (lo, hi) = (lo as f32, hi as f32);
+    let (lo, hi) = super::quant::qonnx_bounds(bits, a.signed, a.narrow);
     let mut saturations = 0;
     let y = elements(x, 4)?
         .map(|(v, scale, zp, out_scale)| {

@@ -112,6 +112,18 @@ pub(crate) fn qonnx_quant(x: &[&Tensor], a: &QonnxQuantAttrs) -> Result<Computed
     })
 }
 
+/// The (narrow) signed or unsigned range of `bits` bits, as `f32` the way numpy computes the
+/// bounds (one rounding of the exact integer); shared by QONNX Quant and Trunc.
+pub(crate) fn qonnx_bounds(bits: u32, signed: bool, narrow: bool) -> (f32, f32) {
+    let narrow = i64::from(narrow);
+    let (lo, hi) = if signed {
+        (-(1i64 << (bits - 1)) + narrow, (1i64 << (bits - 1)) - 1)
+    } else {
+        (0, (1i64 << bits) - 1 - narrow)
+    };
+    (lo as f32, hi as f32)
+}
+
 /// The integer levels `q` of QONNX `onnx.quant` (as `f32`; NaN for NaN inputs) and the number
 /// of saturations.
 pub(crate) fn qonnx_levels(
@@ -120,13 +132,7 @@ pub(crate) fn qonnx_levels(
 ) -> Result<(Vec<f32>, u64), EvalError> {
     let (xs, scales, zps) = (floats(x[0])?, floats(x[1])?, floats(x[2])?);
     let bits = bit_width(x[3])?;
-    let narrow = i64::from(a.narrow);
-    let (lo, hi) = if a.signed {
-        (-(1i64 << (bits - 1)) + narrow, (1i64 << (bits - 1)) - 1)
-    } else {
-        (0, (1i64 << bits) - 1 - narrow)
-    };
-    let (lo, hi) = (lo as f32, hi as f32);
+    let (lo, hi) = qonnx_bounds(bits, a.signed, a.narrow);
     let bipolar = bits == 1 && a.signed;
     let shape = &x[0].ty.shape;
     let params = Walk::broadcast(&x[1].ty.shape, shape).zip(Walk::broadcast(&x[2].ty.shape, shape));
