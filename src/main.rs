@@ -3,9 +3,11 @@
 //! Every failure ends as `error: ...` lines on stderr and exit code 1 (2 for usage errors);
 //! never a panic message or a backtrace.
 
+mod data_set;
 mod ir_cmd;
 mod model_file;
 mod qir_file;
+mod quantize_cmd;
 mod run_cmd;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,9 @@ enum Command {
     /// Run a model with the bit-accurate reference interpreter on tensors from files.
     #[command(long_about = run_cmd::LONG_ABOUT)]
     Run(run_cmd::RunArgs),
+    /// Quantize a float model after training, calibrating on input data.
+    #[command(long_about = quantize_cmd::LONG_ABOUT)]
+    Quantize(quantize_cmd::QuantizeArgs),
 }
 
 /// The outcome of a command: `Err` holds the lines to print after `error: `.
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ir(args) => ir_cmd::run(&args),
         Command::Run(args) => run_cmd::run(&args),
+        Command::Quantize(args) => quantize_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,10 +1,10 @@
 //! `qweave run`: execute a model with the reference interpreter on tensors from files.
 
-use crate::{CmdResult, model_file};
+use crate::{CmdResult, data_set, model_file};
 use clap::Args;
 use qweave_frontend::files::{self as tensor_io, Named};
-use qweave_frontend::host::{HostData, HostTensor};
-use qweave_ir::{Data, ElemType, Graph, Tensor, TensorType};
+use qweave_frontend::host::HostTensor;
+use qweave_ir::{Data, ElemType, Tensor, TensorType};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -55,105 +55,6 @@ pub enum Level {
     Q,
 }
 
-/// Converts a host tensor to model input `index` of type `ty`, allowing a leading dimension
-/// that is a multiple of the model's; returns the tensor and the number of items.
-fn to_input(t: &HostTensor, ty: &TensorType, what: &str) -> Result<(Tensor, u64), String> {
-    let items = match (t.dims.split_first(), ty.shape.split_first()) {
-        (Some((&n, rest)), Some((&b, want))) if rest == want && b > 0 && n % b == 0 && n > 0 => {
-            n / b
-        }
-        (None, None) => 1,
-        _ => {
-            return Err(format!(
-                "{what} has shape {:?}, but the model expects {:?} (or a multiple of its leading dimension)",
-                t.dims, ty.shape
-            ));
-        }
-    };
-    let data = match (&t.data, ty.elem.is_float()) {
-        (HostData::F32(v), true) => Data::F32(v.clone().into()),
-        (HostData::F64(v), true) => Data::F32(v.iter().map(|&x| x as f32).collect()),
-        (HostData::Int(v), false) => Data::Int(v.clone().into()),
-        _ => {
-            return Err(format!(
-                "{what} is {}, but the model expects {}",
-                t.dtype_name(),
-                ty.elem
-            ));
-        }
-    };
-    let full = TensorType::new(t.dims.clone(), ty.elem);
-    let tensor = Tensor::new(full, data).map_err(|e| format!("{what}: {e}"))?;
-    Ok((tensor, items))
-}
-
-/// Item `i` of `items` equal slices along axis 0.
-fn item(t: &Tensor, i: u64, items: u64) -> Tensor {
-    let mut shape = t.ty.shape.clone();
-    if shape.is_empty() {
-        return t.clone();
-    }
-    shape[0] /= items;
-    let len = t.ty.numel() / items as usize;
-    let range = i as usize * len..(i as usize + 1) * len;
-    let data = match &t.data {
-        Data::F32(v) => Data::F32(v[range].into()),
-        Data::Int(v) => Data::Int(v[range].into()),
-    };
-    Tensor {
-        ty: TensorType::new(shape, t.ty.elem),
-        data,
-    }
-}
-
-fn input_name(g: &Graph, i: usize) -> String {
-    g.values[g.inputs[i]]
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("input {i}"))
-}
-
-/// Pairs the given tensors with the model's inputs: by name when every input is named in
-/// them, else in order.
-fn match_inputs(g: &Graph, given: Vec<Named>) -> Result<Vec<(String, HostTensor)>, String> {
-    let names: Vec<String> = (0..g.inputs.len()).map(|i| input_name(g, i)).collect();
-    let by_name = names
-        .iter()
-        .all(|n| given.iter().any(|t| t.name.as_deref() == Some(n)));
-    if by_name {
-        return Ok(names
-            .into_iter()
-            .map(|n| {
-                let t = given
-                    .iter()
-                    .find(|t| t.name.as_deref() == Some(&n))
-                    .expect("checked")
-                    .tensor
-                    .clone();
-                (n, t)
-            })
-            .collect());
-    }
-    if given.len() != names.len() {
-        let got: Vec<String> = given
-            .iter()
-            .map(|t| t.name.clone().unwrap_or_else(|| "(unnamed)".into()))
-            .collect();
-        return Err(format!(
-            "the model takes {} inputs ({}) but {} tensors were given ({})",
-            names.len(),
-            names.join(", "),
-            got.len(),
-            got.join(", ")
-        ));
-    }
-    Ok(names
-        .into_iter()
-        .zip(given)
-        .map(|(n, t)| (n, t.tensor))
-        .collect())
-}
-
 pub fn run(args: &RunArgs) -> CmdResult {
     let spec = match (args.level, args.passes.is_empty()) {
         (Level::Onnx, _) => args.passes.clone(),
@@ -166,31 +67,12 @@ pub fn run(args: &RunArgs) -> CmdResult {
     pipeline
         .run(&mut graph, options, |_, _| {})
         .map_err(|e| e.to_string().lines().map(String::from).collect::<Vec<_>>())?;
-    let mut given = Vec::new();
-    for path in &args.inputs {
-        given.extend(tensor_io::read(path).map_err(|e| vec![e])?);
-    }
-    let pairs = match_inputs(&graph, given).map_err(|e| vec![e])?;
-    let mut inputs = Vec::with_capacity(pairs.len());
-    let mut items = None;
-    for (i, (name, t)) in pairs.iter().enumerate() {
-        let (tensor, n) = to_input(t, graph.ty(graph.inputs[i]), &format!("input '{name}'"))
-            .map_err(|e| vec![e])?;
-        match items {
-            Some(k) if k != n => {
-                return Err(vec![format!(
-                    "input '{name}' holds {n} items but an earlier input holds {k}"
-                )]);
-            }
-            _ => items = Some(n),
-        }
-        inputs.push(tensor);
-    }
-    let items = items.unwrap_or(1);
+    let data = data_set::load(&graph, &args.inputs)?;
+    let items = data.items;
     let start = Instant::now();
     let mut stacked: Vec<Vec<Tensor>> = vec![Vec::new(); graph.outputs.len()];
     for i in 0..items {
-        let these: Vec<Tensor> = inputs.iter().map(|t| item(t, i, items)).collect();
+        let these = data.item(i);
         let outs = qweave_interp::run(&graph, &these).map_err(|e| {
             let at = if items > 1 {
                 format!(" (item {i})")

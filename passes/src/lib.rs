@@ -16,6 +16,7 @@ mod lowering;
 pub mod manager;
 pub mod multiplier;
 pub mod narrow_accumulators;
+pub mod ptq;
 pub mod registry;
 
 pub use manager::{PassTiming, Pipeline, PipelineOptions};

@@ -8,6 +8,8 @@ Run from the repository root:
 What it makes (all into tests/models/, next to this script):
 
   digits_test.npz          the held-out split: `x` float32 [300,1,8,8] (pixels/16), `labels` int64
+  digits_calib.npz         calibration inputs from the training split: `x` float32 [200,1,8,8],
+                           the images onnxruntime's quantizer calibrates on (for `qweave quantize`)
   digits_float.onnx        a small residual CNN trained here in numpy, float, BatchNormalization
                            kept as separate nodes (not folded into the convolutions)
   digits_qdq.onnx          onnxruntime quantize_static of the float model with BN folded into
@@ -1097,6 +1099,7 @@ def main():
     xtr, ytr, xte, yte = load_data()
     print(f"digits: {len(xtr)} train, {len(xte)} held-out images")
     save_npz(OUT / "digits_test.npz", x=xte, labels=yte)
+    save_npz(OUT / "digits_calib.npz", x=xtr[:N_CALIB])
     rows = []  # (file, float top-1, quantized top-1, op types by domain)
 
     # --- a. float model ---------------------------------------------------------------------

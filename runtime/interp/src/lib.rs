@@ -24,7 +24,7 @@ mod run;
 mod testutil;
 
 pub use error::{EvalError, RunError};
-pub use run::run;
+pub use run::{run, run_observed};
 
 use qweave_ir::{OpKind, Tensor, TensorType};
 

@@ -1,8 +1,9 @@
 //! Whole-graph evaluation in schedule order, freeing each intermediate tensor after its last use.
 
+use crate::Outcome;
 use crate::error::{EvalError, RunError};
 use crate::kernels;
-use qweave_ir::{Graph, HandleMap, Tensor, TensorType, Value, ValueData};
+use qweave_ir::{Graph, HandleMap, Op, Tensor, TensorType, Value, ValueData};
 
 /// Last-use marker of a value that must outlive the run (a graph output).
 const KEEP: usize = usize::MAX;
@@ -14,6 +15,18 @@ const KEEP: usize = usize::MAX;
 /// so memory holds only the live tensors. A graph that passed [`qweave_ir::verify()`] never
 /// makes this panic; a malformed one gives [`RunError::Malformed`].
 pub fn run(graph: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, RunError> {
+    run_observed(graph, inputs, &mut |_, _| {})
+}
+
+/// [`run()`], calling `observe` with each op and its [`Outcome`] (results, overflow and
+/// saturation counts) as soon as the op has run. The observer may replace the results with
+/// tensors of the same types, and later ops then see those: the accuracy analysis feeds one
+/// semantics' values into another this way. A replacement of another type is an error.
+pub fn run_observed(
+    graph: &Graph,
+    inputs: &[Tensor],
+    observe: &mut dyn FnMut(Op, &mut Outcome),
+) -> Result<Vec<Tensor>, RunError> {
     if inputs.len() != graph.inputs.len() {
         return Err(RunError::InputCount {
             expected: graph.inputs.len(),
@@ -71,13 +84,22 @@ pub fn run(graph: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>, RunError> {
         for &r in &data.results {
             result_types.push(value(graph, r)?.ty.clone());
         }
-        let outcome = kernels::eval(&data.kind, &operands, &result_types).map_err(fail)?;
+        let mut outcome = kernels::eval(&data.kind, &operands, &result_types).map_err(fail)?;
+        observe(op, &mut outcome);
         if outcome.outputs.len() != data.results.len() {
             let message = format!(
                 "{} results computed for {} declared",
                 outcome.outputs.len(),
                 data.results.len()
             );
+            return Err(fail(EvalError::Internal(message)));
+        }
+        if let Some((t, want)) = outcome.outputs.iter().zip(&result_types).find(|(t, want)| {
+            t.ty != **want
+                || t.data.len() != want.numel()
+                || t.data.as_f32().is_some() != want.elem.is_float()
+        }) {
+            let message = format!("a result of type {} replaced one of type {}", t.ty, want);
             return Err(fail(EvalError::Internal(message)));
         }
         for (&r, t) in data.results.iter().zip(outcome.outputs) {
@@ -166,6 +188,30 @@ graph @g(%x: tensor<1x1x3x3xf32>) -> (tensor<1x1x2x2xf32>, tensor<1x1x3x3xf32>, 
         assert_eq!(out[0], f(&[1, 1, 2, 2], &[0.0, 0.0, 4.0, 8.0]));
         assert_eq!(out[1], x);
         assert_eq!(out[2], f(&[1, 1, 2, 2], &[-8.0, -4.0, 8.0, 16.0]));
+    }
+
+    #[test]
+    fn an_observer_sees_every_op_and_may_replace_its_results() {
+        let g = graph(FLOAT);
+        let x = f(&[1, 1, 3, 3], &[0.0; 9]);
+        let mut seen = Vec::new();
+        let out = run_observed(&g, std::slice::from_ref(&x), &mut |op, outcome| {
+            seen.push(op);
+            if g.ops[op].kind == OpKind::Relu {
+                outcome.outputs[0] = f(&[1, 1, 2, 2], &[1.0, 2.0, 3.0, 4.0]);
+            }
+        })
+        .unwrap();
+        assert_eq!(seen, g.order);
+        // the add sees the replaced relu: [1, 2, 3, 4] + (-20)
+        assert_eq!(out[2], f(&[1, 1, 2, 2], &[-19.0, -18.0, -17.0, -16.0]));
+        let e = run_observed(&g, std::slice::from_ref(&x), &mut |op, outcome| {
+            if g.ops[op].kind == OpKind::Relu {
+                outcome.outputs[0] = f(&[4], &[1.0, 2.0, 3.0, 4.0]);
+            }
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("replaced"), "{e}");
     }
 
     #[test]
