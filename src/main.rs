@@ -3,6 +3,7 @@
 //! Every failure ends as `error: ...` lines on stderr and exit code 1 (2 for usage errors);
 //! never a panic message or a backtrace.
 
+mod analyze_cmd;
 mod data_set;
 mod ir_cmd;
 mod model_file;
@@ -39,6 +40,9 @@ enum Command {
     /// Quantize a float model after training, calibrating on input data.
     #[command(long_about = quantize_cmd::LONG_ABOUT)]
     Quantize(quantize_cmd::QuantizeArgs),
+    /// Compare float, source-quantized and hardware-integer semantics over a data set.
+    #[command(long_about = analyze_cmd::LONG_ABOUT)]
+    Analyze(analyze_cmd::AnalyzeArgs),
 }
 
 /// The outcome of a command: `Err` holds the lines to print after `error: `.
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Ir(args) => ir_cmd::run(&args),
         Command::Run(args) => run_cmd::run(&args),
         Command::Quantize(args) => quantize_cmd::run(&args),
+        Command::Analyze(args) => analyze_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
