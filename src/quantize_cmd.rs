@@ -99,11 +99,9 @@ pub fn run(args: &QuantizeArgs) -> CmdResult {
             |_, _| {},
         )
         .map_err(|e| vec![format!("the quantized model does not lower: {e}")])?;
-    let left: Vec<String> = lowered
-        .order
-        .iter()
-        .map(|&op| &lowered.ops[op])
-        .filter(|d| d.kind.name().starts_with("onnx.") && !is_boundary(&d.kind))
+    let left: Vec<String> = qweave_passes::unlowered_ops(&lowered)
+        .into_iter()
+        .map(|op| &lowered.ops[op])
         .map(|d| format!("{} ({})", d.kind.name(), d.source.as_deref().unwrap_or("?")))
         .collect();
 
@@ -145,12 +143,4 @@ pub fn run(args: &QuantizeArgs) -> CmdResult {
     }
     let _ = writeln!(out, "wrote {}", args.output.display());
     Ok(())
-}
-
-/// The input quantize and the output dequantize, which stay at the onnx level by design.
-fn is_boundary(kind: &qweave_ir::OpKind) -> bool {
-    matches!(
-        kind,
-        qweave_ir::OpKind::QuantizeLinear(_) | qweave_ir::OpKind::DequantizeLinear
-    )
 }

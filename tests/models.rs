@@ -121,9 +121,9 @@ fn qoperator_model_lowered_to_the_q_level_is_bit_exact_with_onnxruntime() {
 
 /// The names of the ops left at the onnx level besides the boundary quantize/dequantize.
 fn onnx_ops_left(g: &qweave_ir::Graph) -> Vec<&'static str> {
-    g.scheduled()
+    qweave_passes::unlowered_ops(g)
+        .into_iter()
         .map(|op| g.ops[op].kind.name())
-        .filter(|n| n.starts_with("onnx.") && !n.ends_with("quantize_linear"))
         .collect()
 }
 

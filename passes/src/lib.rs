@@ -60,6 +60,28 @@ pub enum PassError {
     },
 }
 
+/// The ops a lowering left at the onnx level: every `onnx.*` op except the boundary ones that
+/// stay by design (a `quantize_linear` of a graph input, a `dequantize_linear` of a constant
+/// or of a graph output's integers). Empty when the graph computes in exact integers.
+pub fn unlowered_ops(g: &Graph) -> Vec<qweave_ir::Op> {
+    use qweave_ir::OpKind;
+    g.order
+        .iter()
+        .copied()
+        .filter(|&op| {
+            let d = &g.ops[op];
+            let boundary = match d.kind {
+                OpKind::QuantizeLinear(_) => g.inputs.contains(&d.operands[0]),
+                OpKind::DequantizeLinear => {
+                    g.const_data(d.operands[0]).is_some() || g.outputs.contains(&d.results[0])
+                }
+                _ => false,
+            };
+            d.kind.name().starts_with("onnx.") && !boundary
+        })
+        .collect()
+}
+
 /// `%r = name (node "src")`, how passes name an op in messages.
 pub fn describe_op(g: &Graph, names: &qweave_ir::text::Names, op: qweave_ir::Op) -> String {
     let data = &g.ops[op];

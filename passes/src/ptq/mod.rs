@@ -346,23 +346,15 @@ fn quantized_weight(
         bits,
         opts.calibration == Calibration::Mse,
     );
-    let real: Vec<f32> = match q.elem.quant() {
-        Some(p) => {
-            let index = |i: usize| match p.axis_len() {
-                Some((a, len)) => {
-                    let inner = wt.shape[a + 1..].iter().product::<u64>() as usize;
-                    (i / inner) % len
-                }
-                None => 0,
-            };
-            q.ints
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| (v - p.zero_point(index(i))) as f32 * p.scale(index(i)))
-                .collect()
-        }
-        None => values.clone(),
-    };
+    // The real weights, exactly as the model's dequantize_linear computes them.
+    let real = Tensor::new(wt.with_elem(q.elem), Data::Int(q.ints.clone().into()))
+        .ok()
+        .and_then(|stored| {
+            let dq = OpKind::DequantizeLinear;
+            qweave_interp::eval_op(&dq, &[&stored], std::slice::from_ref(&wt)).ok()
+        })
+        .and_then(|o| o.outputs[0].data.as_f32().map(<[f32]>::to_vec))
+        .unwrap_or(values);
     let source = g.ops[op].source.clone();
     let k = g.detached_op(
         OpKind::Const(Data::Int(q.ints.into())),

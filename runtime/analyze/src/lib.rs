@@ -206,21 +206,12 @@ pub fn analyze(inp: &Inputs<'_>) -> Result<Report, String> {
             });
             let (w, acc) = widths(inp.hw, &node);
             let total = elements[i].max(1) as f64;
-            let rate = |counts: &HashMap<String, (u64, u64)>| {
-                let (ov, all) = counts.get(&node).copied().unwrap_or((0, 0));
-                if all > 0 { ov as f64 / all as f64 } else { 0.0 }
-            };
-            let hw_rate = rate(&acc_overflows);
+            let hw_rate = overflow_rate(&acc_overflows, Some(&node));
             let src_node = inp
                 .source
                 .def_op(r.src)
-                .and_then(|o| inp.source.ops[o].source.clone());
-            let src_rate = {
-                let (ov, all) = src_node
-                    .and_then(|n| src_acc_overflows.get(&n).copied())
-                    .unwrap_or((0, 0));
-                if all > 0 { ov as f64 / all as f64 } else { 0.0 }
-            };
+                .and_then(|o| inp.source.ops[o].source.as_deref());
+            let src_rate = overflow_rate(&src_acc_overflows, src_node);
             let error = |s: &Sums, acc_overflow_rate: f64| Error {
                 sqnr_db: (has_float && r.float.is_some() && s.noise > 0.0)
                     .then(|| 10.0 * (s.signal / s.noise).log10())
@@ -287,7 +278,7 @@ pub fn analyze(inp: &Inputs<'_>) -> Result<Report, String> {
             name: "float".into(),
             description: f.description.clone(),
             top1: score(&top1[0]),
-            onnx_ops: onnx_ops(&f.graph),
+            onnx_ops: qweave_passes::unlowered_ops(&f.graph).len(),
         });
     } else {
         notes.push("no float reference: the model has integer ops with no float form (QOperator); pass --float MODEL to compare with one".into());
@@ -296,9 +287,9 @@ pub fn analyze(inp: &Inputs<'_>) -> Result<Report, String> {
         name: "source".into(),
         description: "the model as imported, with its format's quantization semantics (onnxruntime for QDQ and QOperator, the qonnx executor for QONNX)".into(),
         top1: score(&top1[1]),
-        onnx_ops: onnx_ops(inp.source),
+        onnx_ops: qweave_passes::unlowered_ops(inp.source).len(),
     });
-    let hw_left = onnx_ops(inp.hw);
+    let hw_left = qweave_passes::unlowered_ops(inp.hw).len();
     if hw_left > 0 {
         notes.push(format!(
             "the hardware-integer graph still has {hw_left} op(s) at the onnx level (not yet lowered to exact integers); they compute as in the source"
@@ -320,6 +311,14 @@ pub fn analyze(inp: &Inputs<'_>) -> Result<Report, String> {
         layers,
         notes,
     })
+}
+
+/// Overflowed sums per sum of node `node` (0 without sums).
+fn overflow_rate(counts: &HashMap<String, (u64, u64)>, node: Option<&str>) -> f64 {
+    match node.and_then(|n| counts.get(n)) {
+        Some(&(overflows, sums)) if sums > 0 => overflows as f64 / sums as f64,
+        _ => 0.0,
+    }
 }
 
 /// Adds an op's accumulator overflows and sums to its node's counts.
@@ -448,25 +447,6 @@ fn widths(g: &Graph, node: &str) -> (Option<u8>, Option<u8>) {
         }
     }
     (w, acc)
-}
-
-/// Ops at the onnx level besides input quantizers and output dequantizers.
-fn onnx_ops(g: &Graph) -> usize {
-    let outputs: std::collections::HashSet<Value> = g.outputs.iter().copied().collect();
-    g.order
-        .iter()
-        .filter(|&&op| {
-            let d = &g.ops[op];
-            let boundary = match d.kind {
-                OpKind::QuantizeLinear(_) => g.inputs.contains(&d.operands[0]),
-                OpKind::DequantizeLinear => {
-                    g.const_data(d.operands[0]).is_some() || outputs.contains(&d.results[0])
-                }
-                _ => false,
-            };
-            d.kind.name().starts_with("onnx.") && !boundary
-        })
-        .count()
 }
 
 /// The real values of a tensor: `f32` as is, quantized ones dequantized as the model would.
