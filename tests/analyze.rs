@@ -1,4 +1,4 @@
-//! `qweave analyze` end to end: the QDQ and QOperator fixtures, and a model whose
+//! `qweave analyze` end to end: the QDQ, QOperator and QONNX fixtures, and a model whose
 //! accumulator overflows.
 
 mod common;
@@ -96,6 +96,50 @@ fn qoperator_analysis_is_bit_exact_and_needs_a_float_model_for_sqnr() {
     assert_eq!(r["accuracy_basis"], "none");
     assert!(r["notes"].to_string().contains("--float"), "{}", r["notes"]);
     std::fs::remove_dir_all(out).ok();
+}
+
+/// The QONNX fixtures lower completely (activation quantizers, the float arithmetic between
+/// them at 16-bit fixed point), and their hardware-integer top-1 stays within half a point of
+/// the qonnx executor's; the binary model's integer form is exact in every layer.
+#[test]
+fn qonnx_fixtures_lower_completely_and_keep_their_top1() {
+    for (model, exact) in [("w4a4", false), ("w2a2", false), ("w1a1", true)] {
+        let out = temp(model);
+        let path = format!("tests/models/digits_{model}.onnx");
+        let data = "tests/models/digits_test.npz";
+        let args = ["--data", data, "--labels", data];
+        let mut cmd = vec!["analyze", path.as_str(), "-o", out.to_str().unwrap()];
+        cmd.extend_from_slice(&args);
+        let run = common::qweave(&cmd);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            !run.stderr.contains("still has"),
+            "{model} is not fully lowered: {}",
+            run.stderr
+        );
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap())
+                .unwrap();
+        assert!(
+            !r["notes"].to_string().contains("still has"),
+            "{}",
+            r["notes"]
+        );
+        let (s, h) = (top1(&r, "source").unwrap(), top1(&r, "hw").unwrap());
+        assert!((s - h).abs() <= 0.005, "{model}: source {s}, hw {h}");
+        let layers = r["layers"].as_array().unwrap();
+        assert!(
+            layers.len() >= 7,
+            "{model}: every activation quantizer is a row"
+        );
+        for l in layers {
+            assert!(l["act_bits"].as_u64().is_some(), "{l}");
+            if exact {
+                assert_eq!(l["differ"], 0, "{model}: {l}");
+            }
+        }
+        std::fs::remove_dir_all(out).ok();
+    }
 }
 
 /// A q-level model whose `i16` accumulator cannot hold four products of 255 and 100.

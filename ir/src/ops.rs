@@ -672,7 +672,8 @@ define_ops! {
     QMatMul(AccAttrs) = "q.matmul", operands(2, 3);
     /// `q.requantize(x) {multiplier, shift, rounding, axis, out}`: per tensor or per index
     /// `c` of `axis`, `y = saturate(round((x - zp(x)) * multiplier[c] / 2^shift[c]) + zp(y))`
-    /// into `out`, rounded exactly by the named mode.
+    /// into `out`, rounded exactly by the named mode. Into a bipolar `out`, `saturate` takes
+    /// the sign: −1 below 0, else +1 (with `floor`, the sign of the exact product).
     Requantize(RequantizeAttrs) = "q.requantize", operands(1, 1);
     /// `q.add(a, b) {out}`: `saturate((a - zp(a)) + (b - zp(b)) + zp(y))` into `out`, numpy
     /// broadcasting. Operands and result are plain integers or per-tensor quantized.
@@ -693,7 +694,8 @@ define_ops! {
     /// narrow integer; `table` is 1-D with one entry per storable value (at most 2^16).
     QLut = "q.lut", operands(2, 2);
     /// `q.multi_threshold(x, t) {axis, bias, out}`: `saturate(bias + n)` where `n` counts the
-    /// integer thresholds `t[c, j] <= x` for channel `c` (the stored values are compared).
+    /// integer thresholds `t[c, j] <= x` for channel `c` (the stored values are compared); a
+    /// bipolar `out` takes the sign, as in `q.requantize`.
     QMultiThreshold(QMultiThresholdAttrs) = "q.multi_threshold", operands(2, 2);
 }
 

@@ -7,11 +7,14 @@
 //! after each pass, and time each pass.
 
 pub mod dce;
+pub mod fixed_point;
 pub mod fold_bn;
 pub mod fold_constants;
 pub mod fold_weight_quant;
+pub mod fuse_bias;
 pub mod lower_qdq;
 pub mod lower_qop;
+pub mod lower_quant;
 mod lowering;
 pub mod manager;
 pub mod multiplier;

@@ -33,10 +33,13 @@
 //! even. Patterns outside the table stay at the onnx level.
 
 use crate::lowering::{ACC, Builder, scales, tensor_params};
+use crate::multiplier::FixedPoint;
 use crate::{Pass, PassError, describe_op};
 use qweave_ir::ops::{AccAttrs, ClampAttrs, ConvAttrs, OutAttrs, QConvAttrs};
 use qweave_ir::text::Names;
-use qweave_ir::{Data, ElemType, Graph, IntType, OpKind, Tensor, TensorType, Value};
+use qweave_ir::{
+    Data, ElemType, Graph, IntType, OpKind, RoundingMode, Storage, Tensor, TensorType, Value,
+};
 use std::collections::HashSet;
 
 /// The pass.
@@ -55,11 +58,13 @@ impl Pass for LowerQdq {
                 g,
                 before: op,
                 source: None,
+                rounding: RoundingMode::HalfEven,
             };
-            let new = lower(&mut b, y, out).map_err(|message| PassError::Failed {
-                pass: "lower-qdq",
-                message: format!("{}: {message}", describe_op(b.g, &names, op)),
-            })?;
+            let new =
+                lower(&mut b, y, &Target::linear(out)).map_err(|message| PassError::Failed {
+                    pass: "lower-qdq",
+                    message: format!("{}: {message}", describe_op(b.g, &names, op)),
+                })?;
             if let Some(new) = new {
                 let old = g.ops[op].results[0];
                 g.values[new].name = g.values[old].name.take();
@@ -69,6 +74,58 @@ impl Pass for LowerQdq {
         }
         g.retain(|_, op| !lowered.contains(&op));
         Ok(!lowered.is_empty())
+    }
+}
+
+/// A quantizer's computation of stored integers from an `f32` tensor.
+pub(crate) type Quantizer = Box<dyn Fn(&Tensor) -> Result<Tensor, String>>;
+
+/// The quantizer ending a pattern: its result type, and how it maps a float tensor to stored
+/// integers (which the lowered form must reproduce).
+pub(crate) struct Target {
+    /// The stored result type.
+    pub out: ElemType,
+    /// How the quantizer rounds.
+    pub rounding: RoundingMode,
+    /// Stored bounds inside the storage's range (a narrow range), when it has them.
+    pub bounds: Option<(i64, i64)>,
+    /// The quantizer's own computation of stored integers from an `f32` tensor; `None` for
+    /// `quantize_linear` into `out`.
+    pub quantize: Option<Quantizer>,
+}
+
+impl Target {
+    /// `quantize_linear` into `out`.
+    pub(crate) fn linear(out: ElemType) -> Target {
+        Target {
+            out,
+            rounding: RoundingMode::HalfEven,
+            bounds: None,
+            quantize: None,
+        }
+    }
+
+    /// `values` quantized as the target's quantizer does.
+    fn quantize_values(&self, values: &[f32]) -> Result<Vec<i64>, String> {
+        let n = values.len() as u64;
+        let x = Tensor::new(
+            TensorType::new(vec![n], ElemType::F32),
+            Data::F32(values.into()),
+        )?;
+        let t = match &self.quantize {
+            Some(f) => f(&x)?,
+            None => {
+                let kind = OpKind::QuantizeLinear(OutAttrs { out: self.out });
+                let types = [TensorType::new(vec![n], self.out)];
+                let outcome =
+                    qweave_interp::eval_op(&kind, &[&x], &types).map_err(|e| e.to_string())?;
+                outcome.outputs.into_iter().next().ok_or("no result")?
+            }
+        };
+        match t.data {
+            Data::Int(v) => Ok(v.to_vec()),
+            _ => Err("the quantizer gave no integers".into()),
+        }
     }
 }
 
@@ -107,13 +164,19 @@ fn tabulable(kind: &OpKind) -> bool {
     )
 }
 
-/// The integer replacement of `quantize_linear(y)` into `out`, or `None`.
-fn lower(b: &mut Builder<'_>, y: Value, out: ElemType) -> Result<Option<Value>, String> {
+/// The integer replacement of the quantization of `y` by `target`, or `None`.
+pub(crate) fn lower(
+    b: &mut Builder<'_>,
+    y: Value,
+    target: &Target,
+) -> Result<Option<Value>, String> {
+    let out = target.out;
     let per_tensor = out.quant().is_some_and(|q| q.axis_len().is_none());
     if !per_tensor {
         return Ok(None);
     }
-    if let Some(table) = chain(b, y, out)? {
+    b.rounding = target.rounding;
+    if let Some(table) = chain(b, y, target)? {
         return Ok(Some(table));
     }
     let Some((kind, operands)) = producer(b.g, y) else {
@@ -125,18 +188,20 @@ fn lower(b: &mut Builder<'_>, y: Value, out: ElemType) -> Result<Option<Value>, 
         OpKind::Clip(c) => (operands[0], Some((c.min, c.max))),
         _ => (y, None),
     };
-    if let Some(bounds) = bounds {
-        let Some(r) = layer(b, inner, out)? else {
-            return Ok(None);
-        };
-        return clamp(b, r, bounds, out).map(Some);
-    }
-    layer(b, y, out)
+    let (inner, bounds) = match bounds {
+        Some(bounds) => (inner, bounds),
+        None => (y, (f32::NEG_INFINITY, f32::INFINITY)),
+    };
+    let Some(r) = layer(b, inner, out)? else {
+        return Ok(None);
+    };
+    clamp(b, r, bounds, target).map(Some)
 }
 
 /// `quantize_linear(f(x))` for a chain `f` of tabulable activations from a dequantized narrow
 /// tensor, as one `q.lut` (or a `q.clamp` for a lone `relu` between equal types).
-fn chain(b: &mut Builder<'_>, y: Value, out: ElemType) -> Result<Option<Value>, String> {
+fn chain(b: &mut Builder<'_>, y: Value, target: &Target) -> Result<Option<Value>, String> {
+    let out = target.out;
     let mut kinds = Vec::new();
     let mut v = y;
     let x = loop {
@@ -157,7 +222,7 @@ fn chain(b: &mut Builder<'_>, y: Value, out: ElemType) -> Result<Option<Value>, 
     kinds.reverse();
     b.source = b.g.def_op(y).and_then(|op| b.g.ops[op].source.clone());
     let xt = b.g.ty(x).clone();
-    if kinds == [OpKind::Relu] && xt.elem == out {
+    if kinds == [OpKind::Relu] && xt.elem == out && target.quantize.is_none() {
         let (_, zp) = tensor_params(&xt, "x")?;
         let s = out.storage().ok_or("the result is not an integer")?;
         let attrs = ClampAttrs {
@@ -168,19 +233,28 @@ fn chain(b: &mut Builder<'_>, y: Value, out: ElemType) -> Result<Option<Value>, 
     }
     let mut ops = vec![OpKind::DequantizeLinear];
     ops.extend(kinds);
-    ops.push(OpKind::QuantizeLinear(OutAttrs { out }));
-    b.table(x, &ops).map(Some)
+    match &target.quantize {
+        Some(f) => b.table(x, &ops, Some(f.as_ref())).map(Some),
+        None => {
+            ops.push(OpKind::QuantizeLinear(OutAttrs { out }));
+            b.table(x, &ops, None).map(Some)
+        }
+    }
 }
 
-/// `q.clamp` of the quantized `r` at `Q(lo)` and `Q(hi)`, dropped when it cannot clamp.
+/// `q.clamp` of the quantized `r` at `Q(lo)` and `Q(hi)` (within the target's own bounds),
+/// dropped when it cannot clamp.
 fn clamp(
     b: &mut Builder<'_>,
     r: Value,
     (lo, hi): (f32, f32),
-    out: ElemType,
+    target: &Target,
 ) -> Result<Value, String> {
-    let bounds = quantize(&[lo, hi], out)?;
-    let s = out.storage().ok_or("the result is not an integer")?;
+    let mut bounds = target.quantize_values(&[lo, hi])?;
+    if let Some((min, max)) = target.bounds {
+        bounds = vec![bounds[0].max(min), bounds[1].min(max)];
+    }
+    let s = target.out.storage().ok_or("the result is not an integer")?;
     if bounds[0] <= s.min() && bounds[1] >= s.max() {
         return Ok(r);
     }
@@ -189,22 +263,6 @@ fn clamp(
         max: bounds[1],
     };
     b.emit(OpKind::QClamp(attrs), vec![r])
-}
-
-/// `values` quantized to `out` by the interpreter's `quantize_linear`.
-fn quantize(values: &[f32], out: ElemType) -> Result<Vec<i64>, String> {
-    let n = values.len() as u64;
-    let x = Tensor::new(
-        TensorType::new(vec![n], ElemType::F32),
-        Data::F32(values.into()),
-    )?;
-    let kind = OpKind::QuantizeLinear(OutAttrs { out });
-    let outcome = qweave_interp::eval_op(&kind, &[&x], &[TensorType::new(vec![n], out)])
-        .map_err(|e| e.to_string())?;
-    match &outcome.outputs[0].data {
-        Data::Int(v) => Ok(v.to_vec()),
-        _ => Err("quantize_linear gave no integers".into()),
-    }
 }
 
 /// The integer form of the layer computing `y`, quantized into `out`, or `None`.
@@ -278,48 +336,174 @@ fn weight(b: &Builder<'_>, v: Value) -> Option<Value> {
     Some(w)
 }
 
-/// The `i32` bias `[n]` in units of `scales[m]`: the stored integers when the bias is
-/// dequantized with exactly those scales and zero point 0, else its real value divided by
-/// them and rounded half to even. `None` when the bias is not constant.
-fn bias(b: &mut Builder<'_>, v: Value, scales: &[f32]) -> Result<Option<Value>, String> {
+/// A layer's bias: its real value per output channel, and its stored integers when it is
+/// dequantized with exactly the accumulator's scales and zero point 0.
+struct Bias {
+    real: Vec<f64>,
+    stored: Option<Vec<i64>>,
+}
+
+/// The bias `[n]` of a layer whose accumulator has `scales[m]`; `None` when it is not
+/// constant.
+fn bias(b: &Builder<'_>, v: Value, scales: &[f32]) -> Option<Bias> {
     let n = scales.len();
-    let (real, stored): (Vec<f64>, Option<Vec<i64>>) = match dequantized(b.g, v) {
+    match dequantized(b.g, v) {
         Some(q) => {
             let Some(Data::Int(ints)) = b.g.const_data(q) else {
-                return Ok(None);
+                return None;
             };
-            let t = b.g.ty(q).clone();
-            let p = t.elem.quant().ok_or("the bias is not quantized")?;
+            let p = b.g.ty(q).elem.quant()?;
             let at = |i: usize| if ints.len() == 1 { 0 } else { i };
             let same = (0..n).all(|m| p.scale(at(m)) == scales[m] && p.zero_point(at(m)) == 0);
             let real = (0..n)
                 .map(|m| (ints[at(m)] - p.zero_point(at(m))) as f64 * f64::from(p.scale(at(m))))
                 .collect();
             let stored = same.then(|| (0..n).map(|m| ints[at(m)]).collect());
-            (real, stored)
+            Some(Bias { real, stored })
         }
         None => match b.g.const_data(v) {
-            Some(Data::F32(f)) if f.len() == n => (f.iter().map(|&x| f64::from(x)).collect(), None),
-            _ => return Ok(None),
+            Some(Data::F32(f)) if f.len() == n => Some(Bias {
+                real: f.iter().map(|&x| f64::from(x)).collect(),
+                stored: None,
+            }),
+            _ => None,
         },
-    };
-    let ints = match stored {
-        Some(ints) => ints,
-        None => (0..n)
+    }
+}
+
+/// Resolution of a rescaled bias: 2^-12 of a result step.
+const BIAS_FRACTION_BITS: i32 = 12;
+
+/// The integer sums of a conv or matmul (`kind` on `x` and the constant `w`, whose output
+/// channels run along `w_axis`) plus `bias`, requantized by `acc_scales[m] / sy` into `out`.
+///
+/// A bias stored in the accumulator's units is added by the sum op itself. Otherwise its
+/// real value must be rounded: into accumulator units when those are at most 2^-12 of a
+/// result step, else — coarse accumulators of low-bit layers, where that rounding would move
+/// results — at 2^-12 of a result step: the sums are scaled by `2^k` (a shift-0
+/// `q.requantize`, `k` bounded so that the scaled sums provably fit `i32`), the bias added
+/// in units of `acc_scale / 2^k` (`q.add`), and the requantization divides by `2^k`. For a
+/// bipolar result, the sign of `acc + bias / acc_scale`, the bias rounded down into
+/// accumulator units is exact.
+fn accumulate(
+    b: &mut Builder<'_>,
+    kind: OpKind,
+    (x, w, w_axis): (Value, Value, usize),
+    bias: Option<&Bias>,
+    acc_scales: &[f32],
+    out: ElemType,
+) -> Result<Value, String> {
+    let n = acc_scales.len();
+    let sy = out.quant().map_or(1.0, |q| q.scale(0));
+    // A bipolar result is the sign of `acc + bias / acc_scale` with an integer `acc`, which
+    // the bias rounded down gives exactly.
+    let bipolar = out.storage() == Some(Storage::Bipolar);
+    let exact = |bias: &Bias, k: i32| -> Vec<Option<i64>> {
+        (0..n)
             .map(|m| {
-                let q = (real[m] / f64::from(scales[m])).round_ties_even();
-                if q.abs() >= 2f64.powi(31) {
-                    Err(format!(
-                        "bias element {m} is {q} in accumulator units, beyond i32"
-                    ))
+                let q = bias.real[m] / f64::from(acc_scales[m]) * 2f64.powi(k);
+                let r = if bipolar {
+                    q.floor()
                 } else {
-                    Ok(q as i64)
-                }
+                    q.round_ties_even()
+                };
+                (r.abs() < 2f64.powi(31)).then_some(r as i64)
             })
-            .collect::<Result<_, _>>()?,
+            .collect()
     };
-    let ty = TensorType::new(vec![n as u64], ElemType::Int(IntType::I32));
-    Ok(Some(b.constant(ty, Data::Int(ints.into()))))
+    let coarsest = acc_scales
+        .iter()
+        .map(|&s| f64::from(s) / f64::from(sy))
+        .fold(0.0f64, f64::max);
+    let wanted = (coarsest.log2().ceil() as i32 + BIAS_FRACTION_BITS).max(0);
+    let k = match &bias {
+        Some(Bias { stored: None, .. }) if wanted > 0 && !bipolar => {
+            let bound = sum_bound(b.g, x, w, w_axis).unwrap_or(u64::MAX);
+            let room = 30 - (64 - bound.leading_zeros()) as i32;
+            wanted.min(room).max(0)
+        }
+        _ => 0,
+    };
+    let ints = |bias: &Bias, k: i32| -> Result<Vec<i64>, String> {
+        match (&bias.stored, k) {
+            (Some(stored), 0) => Ok(stored.clone()),
+            _ => exact(bias, k)
+                .into_iter()
+                .enumerate()
+                .map(|(m, v)| {
+                    v.ok_or(format!(
+                        "bias element {m} is beyond i32 in accumulator units"
+                    ))
+                })
+                .collect(),
+        }
+    };
+    let bias_ty = TensorType::new(vec![n as u64], ElemType::Int(IntType::I32));
+    let mut qops = vec![x, w];
+    if k == 0
+        && let Some(bias) = &bias
+    {
+        let c = b.constant(bias_ty.clone(), Data::Int(ints(bias, 0)?.into()));
+        qops.push(c);
+    }
+    let mut sums = b.emit(kind, qops)?;
+    let channel_axis = 1;
+    if k > 0
+        && let Some(bias) = &bias
+    {
+        let wide = ElemType::Int(ACC);
+        let scale = FixedPoint {
+            multiplier: 1 << k,
+            shift: 0,
+            exact: true,
+        };
+        let scaled = b.requantize(sums, &[scale], channel_axis, wide)?;
+        let rank = b.g.ty(scaled).rank();
+        let mut shape = vec![1u64; rank];
+        shape[channel_axis as usize] = n as u64;
+        let c = b.constant(
+            TensorType::new(shape, ElemType::Int(IntType::I32)),
+            Data::Int(ints(bias, k)?.into()),
+        );
+        sums = b.emit(OpKind::QAdd(OutAttrs { out: wide }), vec![scaled, c])?;
+    }
+    let unit = 2f64.powi(k);
+    let ratios: Vec<f32> = acc_scales
+        .iter()
+        .map(|&s| (f64::from(s / sy) / unit) as f32)
+        .collect();
+    let points = Builder::fixed(&ratios)?;
+    b.requantize(sums, &points, channel_axis, out)
+}
+
+/// A bound on `|sum|` of a conv or matmul of `x` by the constant `w` (output channels along
+/// `w_axis`): per channel, the sum of `|w - zp(w)|` times the largest `|x - zp(x)|`.
+fn sum_bound(g: &Graph, x: Value, w: Value, w_axis: usize) -> Option<u64> {
+    let xs = g.ty(x).elem.storage()?;
+    let zx = g.ty(x).elem.quant().map_or(0, |q| q.zero_point(0));
+    let xmax = (xs.max() - zx)
+        .unsigned_abs()
+        .max((xs.min() - zx).unsigned_abs());
+    let Data::Int(ints) = g.const_data(w)? else {
+        return None;
+    };
+    let wt = g.ty(w);
+    let q = wt.elem.quant();
+    let channels = wt.shape[w_axis] as usize;
+    let inner: usize = wt.shape[w_axis + 1..].iter().product::<u64>() as usize;
+    let mut sums = vec![0u64; channels];
+    for (i, &v) in ints.iter().enumerate() {
+        let c = (i / inner) % channels;
+        let zp = q.map_or(0, |q| {
+            if q.axis_len().is_some() {
+                q.zero_point(c)
+            } else {
+                q.zero_point(0)
+            }
+        });
+        sums[c] = sums[c].saturating_add((v - zp).unsigned_abs());
+    }
+    sums.into_iter().max()?.checked_mul(xmax)
 }
 
 /// `conv(dequantize(x), dequantize(w), bias?)` as `q.conv` + `q.requantize`.
@@ -344,13 +528,13 @@ fn conv(
     let (sx, _) = tensor_params(b.g.ty(x), "x")?;
     let filters = wt.shape[0] as usize;
     let acc_scales: Vec<f32> = scales(&wt, filters)?.iter().map(|&sw| sx * sw).collect();
-    let mut qops = vec![x, w];
-    if let Some(&bv) = operands.get(2) {
-        match bias(b, bv, &acc_scales)? {
-            Some(c) => qops.push(c),
+    let bias = match operands.get(2) {
+        Some(&bv) => match bias(b, bv, &acc_scales) {
+            Some(c) => Some(c),
             None => return Ok(None),
-        }
-    }
+        },
+        None => None,
+    };
     let attrs = QConvAttrs {
         strides: a.strides.clone(),
         pads: a.pads.clone(),
@@ -358,11 +542,15 @@ fn conv(
         group: a.group,
         acc: ACC,
     };
-    let sums = b.emit(OpKind::QConv(attrs), qops)?;
-    let sy = out.quant().map_or(1.0, |q| q.scale(0));
-    let ratios: Vec<f32> = acc_scales.iter().map(|&s| s / sy).collect();
-    let points = Builder::fixed(&ratios)?;
-    b.requantize(sums, &points, 1, out).map(Some)
+    accumulate(
+        b,
+        OpKind::QConv(attrs),
+        (x, w, 0),
+        bias.as_ref(),
+        &acc_scales,
+        out,
+    )
+    .map(Some)
 }
 
 /// `gemm`/`matmul` of a dequantized `[M, K]` activation by a dequantized constant (`[N, K]`
@@ -399,19 +587,14 @@ fn matmul(
     let (sx, _) = tensor_params(b.g.ty(x), "a")?;
     let n = wt.shape[1] as usize;
     let acc_scales: Vec<f32> = scales(&wt, n)?.iter().map(|&sw| sx * sw).collect();
-    let mut qops = vec![x, w];
-    if let Some(&bv) = operands.get(2) {
-        if b.g.ty(bv).rank() != 1 {
-            return Ok(None);
-        }
-        match bias(b, bv, &acc_scales)? {
-            Some(c) => qops.push(c),
+    let bias = match operands.get(2) {
+        Some(&bv) if b.g.ty(bv).rank() == 1 => match bias(b, bv, &acc_scales) {
+            Some(c) => Some(c),
             None => return Ok(None),
-        }
-    }
-    let sums = b.emit(OpKind::QMatMul(AccAttrs { acc: ACC }), qops)?;
-    let sy = out.quant().map_or(1.0, |q| q.scale(0));
-    let ratios: Vec<f32> = acc_scales.iter().map(|&s| s / sy).collect();
-    let points = Builder::fixed(&ratios)?;
-    b.requantize(sums, &points, 1, out).map(Some)
+        },
+        Some(_) => return Ok(None),
+        None => None,
+    };
+    let kind = OpKind::QMatMul(AccAttrs { acc: ACC });
+    accumulate(b, kind, (x, w, 1), bias.as_ref(), &acc_scales, out).map(Some)
 }

@@ -47,6 +47,7 @@ impl Pass for LowerQop {
                 g,
                 before: op,
                 source: None,
+                rounding: qweave_ir::RoundingMode::HalfEven,
             };
             match b.lower(op).map_err(|m| fail(b.g, m))? {
                 Some(new) => {
@@ -139,9 +140,9 @@ impl Builder<'_> {
                 self.average(x[0], &pool, sx / sy, a.out)
             }
             OpKind::QLinearConcat(a) => self.concat(x, a.axis, a.out).map(Some),
-            OpKind::QLinearLeakyRelu(_) | OpKind::QLinearSigmoid(_) => {
-                self.table(x[0], std::slice::from_ref(&data.kind)).map(Some)
-            }
+            OpKind::QLinearLeakyRelu(_) | OpKind::QLinearSigmoid(_) => self
+                .table(x[0], std::slice::from_ref(&data.kind), None)
+                .map(Some),
             OpKind::MaxPool(a) if ty(0).elem.storage().is_some() => {
                 self.emit(OpKind::QMaxPool(a.clone()), vec![x[0]]).map(Some)
             }

@@ -8,10 +8,6 @@ use qweave_ir::{
     Value,
 };
 
-/// Bits of the residual add's multipliers: two 9-bit differences times 21-bit multipliers
-/// sum within `i32`.
-const ADD_BITS: u32 = 21;
-
 /// The accumulator type the lowering passes give integer sums; the `narrow-accumulators`
 /// pass narrows it where value ranges allow.
 pub(crate) const ACC: IntType = IntType::I32;
@@ -21,12 +17,17 @@ fn channel_axis(rank: usize) -> u64 {
     if rank > 1 { 1 } else { 0 }
 }
 
+/// A computation of one tensor from another (a quantizer's own formula, for tables).
+pub(crate) type TensorMap = dyn Fn(&Tensor) -> Result<Tensor, String>;
+
 /// Inserts ops before `before`, keeping its source node.
 pub(crate) struct Builder<'g> {
     pub g: &'g mut Graph,
     pub before: Op,
     /// The source node the new ops record, when not `before`'s.
     pub source: Option<String>,
+    /// How requantizations into the final result round.
+    pub rounding: RoundingMode,
 }
 
 /// The per-tensor scale and zero point of a quantized type.
@@ -81,7 +82,7 @@ impl Builder<'_> {
         let attrs = RequantizeAttrs {
             multiplier: points.iter().map(|p| p.multiplier).collect(),
             shift: points.iter().map(|p| p.shift).collect(),
-            rounding: RoundingMode::HalfEven,
+            rounding: self.rounding,
             axis,
             out,
         };
@@ -123,8 +124,14 @@ impl Builder<'_> {
     }
 
     /// `q.lut` of `x` with the values of the chain of unary elementwise ops `ops` (applied in
-    /// order) for every storable input, computed by the interpreter.
-    pub(crate) fn table(&mut self, x: Value, ops: &[OpKind]) -> Result<Value, String> {
+    /// order) for every storable input, computed by the interpreter, then by `finish` when
+    /// given (a quantizer the op set cannot state as a unary op).
+    pub(crate) fn table(
+        &mut self,
+        x: Value,
+        ops: &[OpKind],
+        finish: Option<&TensorMap>,
+    ) -> Result<Value, String> {
         let xt = self.g.ty(x).clone();
         let s = xt.elem.storage().ok_or("the operand is not an integer")?;
         if s.bits() > 16 {
@@ -147,6 +154,9 @@ impl Builder<'_> {
                 .next()
                 .ok_or("no table computed")?;
         }
+        if let Some(finish) = finish {
+            t = finish(&t)?;
+        }
         if t.ty.elem.storage().is_none() {
             return Err(format!("the table's values are not integers: {}", t.ty));
         }
@@ -154,9 +164,10 @@ impl Builder<'_> {
         self.emit(OpKind::QLut, vec![x, table])
     }
 
-    /// `a * ra + b * rb` rounded once into `out`: each operand times a 21-bit multiplier on a
+    /// `a * ra + b * rb` rounded once into `out`: each operand times a multiplier on a
     /// common shift (`q.requantize` with shift 0 into `i32`), an `i32` `q.add`, and one
-    /// `q.requantize` by the shift.
+    /// `q.requantize` by the shift. An operand of `w` bits gets a multiplier below `2^(30 -
+    /// w)`, so that each product stays below `2^30` and their sum within `i32`.
     pub(crate) fn rescaled_add(
         &mut self,
         a: Value,
@@ -164,7 +175,19 @@ impl Builder<'_> {
         ratios: [f32; 2],
         out: ElemType,
     ) -> Result<Value, String> {
-        let (points, shift) = multiplier::common(&ratios, ADD_BITS)?;
+        let bits: Vec<u32> = [a, b]
+            .iter()
+            .map(|&v| {
+                let w = self
+                    .g
+                    .ty(v)
+                    .elem
+                    .storage()
+                    .map_or(32, |s| u32::from(s.bits()));
+                30u32.saturating_sub(w)
+            })
+            .collect();
+        let (points, shift) = multiplier::common_within(&ratios, &bits)?;
         let wide = ElemType::Int(ACC);
         let mut terms = Vec::new();
         for (&v, p) in [a, b].iter().zip(&points) {

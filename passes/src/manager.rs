@@ -110,7 +110,7 @@ mod tests {
         let e = Pipeline::parse("dce,fold").err().unwrap().to_string();
         assert!(
             e.starts_with(
-                "unknown pass 'fold' (passes: dce, fold-constants, fold-bn, fold-weight-quant, lower-qdq, lower-qop, narrow-accumulators;"
+                "unknown pass 'fold' (passes: dce, fold-constants, fold-bn, fixed-point, fold-weight-quant, fuse-bias, lower-qdq, lower-qop, lower-quant, narrow-accumulators;"
             ),
             "{e}"
         );

@@ -84,14 +84,23 @@ pub fn exact(scale: f32) -> Result<FixedPoint, String> {
 /// ratios with the smallest shift); multipliers are rounded half to even when the shift cannot
 /// hold a scale exactly.
 pub fn common(scales: &[f32], bits: u32) -> Result<(Vec<FixedPoint>, u64), String> {
+    common_within(scales, &vec![bits; scales.len()])
+}
+
+/// Like [`common`], with a bound of its own for each multiplier: `|multiplier[i]| <
+/// 2^bits[i]` (a wide operand needs a short multiplier, a narrow one can take a long one).
+pub fn common_within(scales: &[f32], bits: &[u32]) -> Result<(Vec<FixedPoint>, u64), String> {
     let parts = scales
         .iter()
         .map(|&s| dyadic(s).ok_or_else(|| format!("the scale {s} is not finite")))
         .collect::<Result<Vec<_>, _>>()?;
-    let limit = 1i128 << bits;
     for shift in (0..=63).rev() {
         let fixed: Vec<(i128, bool)> = parts.iter().map(|&(m, e)| scaled(m, e + shift)).collect();
-        if fixed.iter().all(|&(v, _)| v.abs() < limit) {
+        let fits = fixed
+            .iter()
+            .zip(bits)
+            .all(|(&(v, _), &b)| v.abs() < 1i128 << b.min(62));
+        if fits {
             // The smallest equivalent shift: halve while every multiplier is even.
             let (mut fixed, mut shift) = (fixed, shift);
             while shift > 0 && fixed.iter().all(|&(v, _)| v % 2 == 0) {
@@ -110,7 +119,7 @@ pub fn common(scales: &[f32], bits: u32) -> Result<(Vec<FixedPoint>, u64), Strin
         }
     }
     Err(format!(
-        "the scales {scales:?} are too large for {bits}-bit multipliers"
+        "the scales {scales:?} are too large for multipliers of {bits:?} bits"
     ))
 }
 

@@ -31,9 +31,19 @@ pub const PASSES: &[PassInfo] = &[
         make: || Box::new(crate::fold_bn::FoldBn),
     },
     PassInfo {
+        name: "fixed-point",
+        description: "give float ops between quantized tensors a 16-bit fixed-point result",
+        make: || Box::new(crate::fixed_point::FixedPoint),
+    },
+    PassInfo {
         name: "fold-weight-quant",
         description: "QONNX weight quantizers to integer constants of their width",
         make: || Box::new(crate::fold_weight_quant::FoldWeightQuant),
+    },
+    PassInfo {
+        name: "fuse-bias",
+        description: "a matmul plus the addition of a constant bias becomes one gemm",
+        make: || Box::new(crate::fuse_bias::FuseBias),
     },
     PassInfo {
         name: "lower-qdq",
@@ -44,6 +54,11 @@ pub const PASSES: &[PassInfo] = &[
         name: "lower-qop",
         description: "lower onnxruntime's QOperator ops to exact integer q ops",
         make: || Box::new(crate::lower_qop::LowerQop),
+    },
+    PassInfo {
+        name: "lower-quant",
+        description: "QONNX activation quantizers and FINN MultiThreshold to exact integer q ops",
+        make: || Box::new(crate::lower_quant::LowerQuant),
     },
     PassInfo {
         name: "narrow-accumulators",
@@ -62,7 +77,7 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("cleanup", "dce", "only remove dead ops"),
     (
         "lower",
-        "fold-constants,fold-weight-quant,fold-bn,lower-qop,lower-qdq,fold-constants,dce,narrow-accumulators",
+        "fold-constants,fold-weight-quant,fold-bn,fuse-bias,lower-qop,lower-quant,lower-qdq,dce,fixed-point,lower-quant,lower-qdq,fold-constants,dce,narrow-accumulators",
         "lower to exact integer q ops",
     ),
 ];

@@ -7,6 +7,17 @@ use crate::ops::{
 };
 use crate::types::{ElemType, Storage, TensorType};
 
+/// Requires a result type that is a plain integer or a quantized type (a bipolar result
+/// takes the sign: see `saturate` in the ops' documentation).
+fn stored_result(e: ElemType) -> Result<ElemType, String> {
+    match valid_elem(e)? {
+        ElemType::Int(_) | ElemType::Quant(_) => Ok(e),
+        other => Err(format!(
+            "the result type must be an integer or quantized type, found {other}"
+        )),
+    }
+}
+
 /// Requires a result type that is a plain integer or an integer-stored quantized type.
 fn int_result(e: ElemType) -> Result<ElemType, String> {
     match valid_elem(e)? {
@@ -117,7 +128,7 @@ pub fn qmatmul(x: &[&TensorType], a: &AccAttrs) -> Result<TensorType, String> {
 /// `q.requantize`.
 pub fn requantize(x: &TensorType, a: &RequantizeAttrs) -> Result<TensorType, String> {
     integer(x, "x")?;
-    let out = int_result(a.out)?;
+    let out = stored_result(a.out)?;
     let ax = axis(x, a.axis)?;
     let channels = x.shape[ax] as usize;
     for (name, len) in [("multiplier", a.multiplier.len()), ("shift", a.shift.len())] {
@@ -191,7 +202,7 @@ pub fn qmulti_threshold(x: &[&TensorType], a: &QMultiThresholdAttrs) -> Result<T
         return Err(format!("thresholds must be plain integers, found {}", x[1]));
     }
     thresholds(x[0], x[1], a.axis)?;
-    let out = int_result(a.out)?;
+    let out = stored_result(a.out)?;
     let t = x[0].with_elem(out);
     per_tensor_integer(&t, "the result")?;
     Ok(t)

@@ -89,7 +89,7 @@ pub fn quantize(
     prepare
         .run(&mut g, PipelineOptions { verify_each: true }, |_, _| {})
         .map_err(|e| e.to_string())?;
-    fuse_bias(&mut g)?;
+    crate::fuse_bias::fuse(&mut g)?;
 
     let layers: Vec<Op> = g
         .order
@@ -496,65 +496,6 @@ fn check_float(g: &Graph) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
-}
-
-/// `add(matmul(x, W), b)` with constant `W` `[K, N]` and `b` `[N]`, the matmul used only
-/// there, becomes `gemm(x, W, b)`: one layer with a bias.
-fn fuse_bias(g: &mut Graph) -> Result<(), String> {
-    let uses = g.uses();
-    let mut dead = HashSet::new();
-    for op in g.order.clone() {
-        if !matches!(g.ops[op].kind, OpKind::Add) {
-            continue;
-        }
-        let [a, b] = g.ops[op].operands[..] else {
-            continue;
-        };
-        let (m, bias) = match (g.def_op(a), g.def_op(b)) {
-            (Some(p), _)
-                if matches!(g.ops[p].kind, OpKind::MatMul) && g.const_data(b).is_some() =>
-            {
-                (p, b)
-            }
-            (_, Some(p))
-                if matches!(g.ops[p].kind, OpKind::MatMul) && g.const_data(a).is_some() =>
-            {
-                (p, a)
-            }
-            _ => continue,
-        };
-        let mv = g.ops[m].results[0];
-        let [x, w] = g.ops[m].operands[..] else {
-            continue;
-        };
-        let n = g.ty(mv).shape.last().copied();
-        let fits = uses[mv].len() == 1
-            && g.ty(x).rank() == 2
-            && g.const_data(w).is_some()
-            && g.ty(bias).shape.as_slice() == [n.unwrap_or(0)];
-        if !fits {
-            continue;
-        }
-        let kind = OpKind::Gemm(GemmAttrs {
-            alpha: 1.0,
-            beta: 1.0,
-            trans_a: false,
-            trans_b: false,
-        });
-        let types = g.infer_types(&kind, &[x, w, bias])?;
-        if types[0] != *g.ty(g.ops[op].results[0]) {
-            continue;
-        }
-        let source = g.ops[m].source.clone();
-        let gemm = g.detached_op(kind, vec![x, w, bias], types, source);
-        g.insert_before(op, gemm);
-        let (old, new) = (g.ops[op].results[0], g.ops[gemm].results[0]);
-        g.values[new].name = g.values[old].name.take();
-        g.replace_uses(old, new);
-        dead.extend([op, m]);
-    }
-    g.retain(|_, op| !dead.contains(&op));
     Ok(())
 }
 

@@ -92,7 +92,13 @@ pub fn analyze(inp: &Inputs<'_>) -> Result<Report, String> {
         if !(matches!(inp.source.ty(v).elem, ElemType::Quant(_)) || quantizer) {
             continue;
         }
-        let Some(&hw) = hw_names.get(&name) else {
+        // The lowering names a quantizer's integers after it with `.q` (its float result,
+        // the dequantized integers, is usually dead by then).
+        let integers = || hw_names.get(&format!("{name}.q"));
+        let Some(&hw) = hw_names
+            .get(&name)
+            .or_else(|| quantizer.then(integers).flatten())
+        else {
             continue;
         };
         let float = inp.float.as_ref().and_then(|f| {
@@ -146,7 +152,7 @@ pub fn analyze(inp: &Inputs<'_>) -> Result<Report, String> {
         let acc = &mut src_acc_overflows;
         let outs = observe(inp.source, item, &src_index, acc, &mut |i, t, sat| {
             src_sums[i].saturated += sat;
-            src_vals[i] = Some(t.clone());
+            src_vals[i] = Some(stored_as(t, inp.hw.ty(rows[i].hw)));
         })
         .map_err(|e| fail("source", e))?;
         top1[1].push(class(&outs));
@@ -225,11 +231,8 @@ pub fn analyze(inp: &Inputs<'_>) -> Result<Report, String> {
                 node,
                 op,
                 weight_bits: w,
-                act_bits: inp
-                    .source
-                    .ty(r.src)
-                    .elem
-                    .storage()
+                act_bits: (inp.source.ty(r.src).elem.storage())
+                    .or_else(|| inp.hw.ty(r.hw).elem.storage())
                     .map(qweave_ir::Storage::bits),
                 acc_bits: acc,
                 elements: elements[i],
@@ -447,6 +450,31 @@ fn widths(g: &Graph, node: &str) -> (Option<u8>, Option<u8>) {
         }
     }
     (w, acc)
+}
+
+/// A QONNX quantizer's `f32` result `t` as the stored integers of the hardware's per-tensor
+/// quantized type `ty` (`t` is `(q - zp) * scale` in `f32`, so `t / scale` rounds back to `q - zp`
+/// exactly; bipolar takes the sign); `t` itself when the types already agree or do not fit.
+fn stored_as(t: &Tensor, ty: &TensorType) -> Tensor {
+    let (Data::F32(f), Some(q)) = (&t.data, ty.elem.quant()) else {
+        return t.clone();
+    };
+    if t.ty.shape != ty.shape || q.axis_len().is_some() {
+        return t.clone();
+    }
+    let (scale, zp) = (f64::from(q.scale(0)), q.zero_point(0));
+    let bipolar = q.storage == qweave_ir::Storage::Bipolar;
+    let ints: Vec<i64> = f
+        .iter()
+        .map(|&y| {
+            if bipolar {
+                if y < 0.0 { -1 } else { 1 }
+            } else {
+                (f64::from(y) / scale).round_ties_even() as i64 + zp
+            }
+        })
+        .collect();
+    Tensor::new(ty.clone(), Data::Int(ints.into())).unwrap_or_else(|_| t.clone())
 }
 
 /// The real values of a tensor: `f32` as is, quantized ones dequantized as the model would.

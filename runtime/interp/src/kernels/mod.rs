@@ -300,17 +300,16 @@ pub(crate) fn storage(ty: &TensorType) -> Result<Storage, EvalError> {
         .ok_or_else(|| EvalError::Internal(format!("{ty} has no integer storage")))
 }
 
-/// `v` clamped into `s`, and whether it had to be (bipolar rounds to the sign, 0 to +1).
+/// `v` clamped into `s`, and whether it had to be (bipolar takes the sign, 0 giving +1, and
+/// never counts).
 pub(crate) fn saturate(s: Storage, v: i128) -> (i64, bool) {
     match s {
         Storage::Int(t) => {
             let c = v.clamp(t.min() as i128, t.max() as i128);
             (c as i64, c != v)
         }
-        Storage::Bipolar => {
-            let c = if v < 0 { -1 } else { 1 };
-            (c, c as i128 != v)
-        }
+        // The sign: every value maps to a level, none saturates.
+        Storage::Bipolar => (if v < 0 { -1 } else { 1 }, false),
     }
 }
 
