@@ -17,7 +17,7 @@
 //! | `concat` | `q.requantize` of each operand whose type differs + `concat` |
 //! | `reshape`, `transpose`, `resize_nearest` | the same op on integers (+ `q.requantize` when the types differ) |
 //! | `relu` with equal types | `q.clamp` at the zero point |
-//! | a chain of `relu`, `clip`, `leaky_relu`, `sigmoid`, `hard_sigmoid`, `hard_swish` | `q.lut` of the whole chain |
+//! | a chain of `relu`, `clip`, `leaky_relu`, `sigmoid`, `hard_sigmoid`, `hard_swish` | `q.lut` of the whole chain; from an input wider than 8 bits, `q.multi_threshold` at the steps of a monotone chain |
 //!
 //! A `relu` or `clip` between a conv, gemm, matmul, add or mul and its `quantize_linear` (the
 //! quantizer usually folds it into the zero point) becomes a `q.clamp` of the requantized

@@ -2,10 +2,12 @@
 //! passes.
 
 use crate::multiplier::{self, FixedPoint};
-use qweave_ir::ops::{AvgPoolAttrs, AxisAttrs, OutAttrs, RequantizeAttrs, SumPoolAttrs};
+use qweave_ir::ops::{
+    AvgPoolAttrs, AxisAttrs, OutAttrs, QMultiThresholdAttrs, RequantizeAttrs, SumPoolAttrs,
+};
 use qweave_ir::{
-    Data, ElemType, Graph, IntType, Op, OpKind, Quant, QuantType, RoundingMode, Tensor, TensorType,
-    Value,
+    Data, ElemType, Graph, IntType, Op, OpKind, Quant, QuantType, RoundingMode, Storage, Tensor,
+    TensorType, Value,
 };
 
 /// The accumulator type the lowering passes give integer sums; the `narrow-accumulators`
@@ -15,6 +17,40 @@ pub(crate) const ACC: IntType = IntType::I32;
 /// The axis a per-channel requantization of a tensor of `rank` runs along.
 fn channel_axis(rank: usize) -> u64 {
     if rank > 1 { 1 } else { 0 }
+}
+
+/// Widest input a `q.lut` table is built for when the function is monotone: wider inputs
+/// (the 16-bit fixed-point results, whose tables would hold 65536 entries) get thresholds.
+const LUT_BITS: u8 = 8;
+
+/// A monotone table as `q.multi_threshold` parameters: the result for the smallest input,
+/// and the inputs at which it steps up by one.
+struct Steps {
+    bias: i64,
+    thresholds: Vec<i64>,
+}
+
+/// The steps of `values` (the table of inputs `min..`), when they never decrease and do
+/// change; for a bipolar result, the one step from -1 to +1 (`q.multi_threshold` takes the
+/// sign of `-1 + n`).
+fn steps(values: &[i64], min: i64, out: ElemType) -> Option<Steps> {
+    if values.is_empty() || values.windows(2).any(|w| w[1] < w[0]) {
+        return None;
+    }
+    let first = values[0];
+    let last = *values.last()?;
+    let at = |level: i64| min + values.partition_point(|&v| v < level) as i64;
+    if out.storage() == Some(Storage::Bipolar) {
+        return (first < 0 && last > 0).then(|| Steps {
+            bias: -1,
+            thresholds: vec![at(1)],
+        });
+    }
+    // A constant function stays a table.
+    (last > first).then(|| Steps {
+        bias: first,
+        thresholds: (first + 1..=last).map(at).collect(),
+    })
 }
 
 /// A computation of one tensor from another (a quantizer's own formula, for tables).
@@ -160,8 +196,34 @@ impl Builder<'_> {
         if t.ty.elem.storage().is_none() {
             return Err(format!("the table's values are not integers: {}", t.ty));
         }
+        if s.bits() > LUT_BITS
+            && let Data::Int(values) = &t.data
+            && let Some(steps) = steps(values, s.min(), t.ty.elem)
+        {
+            return self.thresholds(x, steps, t.ty.elem);
+        }
         let table = self.constant(t.ty, t.data);
         self.emit(OpKind::QLut, vec![x, table])
+    }
+
+    /// `q.multi_threshold` of `x` by the integer thresholds of `steps` into `out`.
+    fn thresholds(&mut self, x: Value, steps: Steps, out: ElemType) -> Result<Value, String> {
+        let xs = self
+            .g
+            .ty(x)
+            .elem
+            .storage()
+            .ok_or("the operand is not an integer")?;
+        let wide = IntType::signed(xs.bits() + 1);
+        let n = steps.thresholds.len() as u64;
+        let ty = TensorType::new(vec![1, n], ElemType::Int(wide));
+        let t = self.constant(ty, Data::Int(steps.thresholds.into()));
+        let attrs = QMultiThresholdAttrs {
+            axis: 1.min(self.g.ty(x).rank().saturating_sub(1) as u64),
+            bias: steps.bias,
+            out,
+        };
+        self.emit(OpKind::QMultiThreshold(attrs), vec![x, t])
     }
 
     /// `a * ra + b * rb` rounded once into `out`: each operand times a multiplier on a
