@@ -26,10 +26,7 @@
 //! | `leaky_relu`, `sigmoid`, `hard_sigmoid` | the function of the operand's ends |
 
 use crate::{Pass, PassError};
-use qweave_ir::ops::OutAttrs;
-use qweave_ir::{
-    Data, ElemType, Graph, IntType, Op, OpKind, Quant, QuantType, Storage, TensorType, Value,
-};
+use qweave_ir::{Data, ElemType, Graph, IntType, Op, OpKind, Quant, QuantType, Storage, Value};
 use std::collections::HashMap;
 
 /// The pass.
@@ -360,19 +357,9 @@ fn result_type(g: &Graph, op: Op, range: Range) -> Option<ElemType> {
 /// dequantized value; returns that value.
 fn quantize_after(g: &mut Graph, op: Op, elem: ElemType) -> Result<Value, String> {
     let r = g.ops[op].results[0];
-    let ty: TensorType = g.ty(r).clone();
     let source = g.ops[op].source.clone();
-    let q = g.detached_op(
-        OpKind::QuantizeLinear(OutAttrs { out: elem }),
-        vec![r],
-        vec![ty.with_elem(elem)],
-        source.clone(),
-    );
-    let qv = g.ops[q].results[0];
-    let dq = g.detached_op(OpKind::DequantizeLinear, vec![qv], vec![ty], source);
-    let dv = g.ops[dq].results[0];
-    // Neither new op is scheduled yet, so the quantizer keeps reading `r`.
-    g.replace_uses(r, dv);
+    let (q, dq) = crate::lowering::detached_qdq(g, r, elem, source);
+    let (qv, dv) = (g.ops[q].results[0], g.ops[dq].results[0]);
     let pos = g
         .order
         .iter()

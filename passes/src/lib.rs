@@ -6,6 +6,7 @@
 //! `default`). The manager can verify the IR after each pass, hand the IR to an observer
 //! after each pass, and time each pass.
 
+mod biased_sums;
 pub mod dce;
 pub mod fixed_point;
 pub mod fold_bn;

@@ -56,6 +56,28 @@ fn steps(values: &[i64], min: i64, out: ElemType) -> Option<Steps> {
 /// A computation of one tensor from another (a quantizer's own formula, for tables).
 pub(crate) type TensorMap = dyn Fn(&Tensor) -> Result<Tensor, String>;
 
+/// A `quantize_linear` of `v` into `elem` and the `dequantize_linear` of that, neither
+/// scheduled yet, recording `source`; every reader of `v` is made to read the dequantized
+/// value (the detached quantizer keeps reading `v`). Returns the two ops.
+pub(crate) fn detached_qdq(
+    g: &mut Graph,
+    v: Value,
+    elem: ElemType,
+    source: Option<String>,
+) -> (Op, Op) {
+    let ty = g.ty(v).clone();
+    let q = g.detached_op(
+        OpKind::QuantizeLinear(OutAttrs { out: elem }),
+        vec![v],
+        vec![ty.with_elem(elem)],
+        source.clone(),
+    );
+    let qv = g.ops[q].results[0];
+    let dq = g.detached_op(OpKind::DequantizeLinear, vec![qv], vec![ty], source);
+    g.replace_uses(v, g.ops[dq].results[0]);
+    (q, dq)
+}
+
 /// Inserts ops before `before`, keeping its source node.
 pub(crate) struct Builder<'g> {
     pub g: &'g mut Graph,

@@ -23,7 +23,7 @@ pub use calibrate::{Calibration, Params};
 pub use rules::{BitRules, Bits};
 
 use crate::{Pipeline, PipelineOptions};
-use qweave_ir::ops::{GemmAttrs, OutAttrs};
+use qweave_ir::ops::GemmAttrs;
 use qweave_ir::{Data, ElemType, Graph, Op, OpKind, Quant, QuantType, Tensor, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -286,19 +286,9 @@ impl Rewrite {
             range,
             params: p,
         });
-        let ty = g.ty(v).clone();
         let source = g.def_op(v).and_then(|op| g.ops[op].source.clone());
-        let q = g.detached_op(
-            OpKind::QuantizeLinear(OutAttrs { out: elem }),
-            vec![v],
-            vec![ty.with_elem(elem)],
-            source.clone(),
-        );
-        let qv = g.ops[q].results[0];
-        let dq = g.detached_op(OpKind::DequantizeLinear, vec![qv], vec![ty], source);
-        let dv = g.ops[dq].results[0];
-        // The quantizer is not scheduled yet, so it keeps reading `v`.
-        g.replace_uses(v, dv);
+        let (q, dq) = crate::lowering::detached_qdq(g, v, elem, source);
+        let (qv, dv) = (g.ops[q].results[0], g.ops[dq].results[0]);
         g.values[qv].name = Some(self.fresh(&format!("{base}.q")));
         if self.outputs.contains(&v) {
             g.values[dv].name = g.values[v].name.take();
