@@ -1,0 +1,126 @@
+//! [`HwConfig`]: the sizes and features of one accelerator built from the template.
+
+use crate::HwError;
+use crate::precision::{self, ModeRate};
+use serde::Serialize;
+
+/// How a processing element multiplies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeKind {
+    /// In LUTs, from 2-bit multiplier bricks that fuse into wider products (Bit Fusion style):
+    /// sixteen bricks make one 8x8 product, four 4x4 products or sixteen 2x2 (and 1x1) ones.
+    Lut,
+    /// On one DSP48E2 block, several narrow products packed into its 27x18 multiplier (kernel
+    /// and filter packing, Xilinx WP486 and MixQ).
+    Dsp48e2,
+}
+
+/// What the post-processing unit behind the accumulators does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PostProcessing {
+    /// Parallel lanes (values per cycle).
+    pub lanes: u32,
+    /// Entries of the activation lookup table (0: none).
+    pub lut_entries: u32,
+    /// Max and sum pooling over a window.
+    pub pooling: bool,
+    /// Rescaled residual add of a second operand.
+    pub residual_add: bool,
+    /// Whether each lane's requantization multiplier is a DSP block (else it is built in LUTs).
+    pub multiplier_dsp: bool,
+}
+
+/// One accelerator: the systolic array, its buffers, the post-processing unit and the DRAM
+/// port. Buffers are sized in bytes per bank; the input buffers have one bank per array row,
+/// the weight buffer and the accumulator memory one per column.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HwConfig {
+    /// The target it is built for.
+    pub target: String,
+    /// Array rows (input channels side).
+    pub rows: u32,
+    /// Array columns (output channels side).
+    pub cols: u32,
+    /// How each PE multiplies.
+    pub pe: PeKind,
+    /// The precision modes a PE supports and its MACs per cycle in each.
+    pub modes: Vec<ModeRate>,
+    /// Bytes per row bank of each half of the input ping-pong buffer.
+    pub input_bank_bytes: u32,
+    /// Bytes per column bank of the weight buffer.
+    pub weight_bank_bytes: u32,
+    /// Entries per column of the accumulator memory.
+    pub acc_entries: u32,
+    /// Bits of each accumulator.
+    pub acc_bits: u8,
+    /// Banks of the partial-sum sorter per column (partial sums in flight that never stall
+    /// the array).
+    pub sorter_banks: u32,
+    /// The post-processing unit.
+    pub post: PostProcessing,
+    /// DRAM bus width in bits.
+    pub dram_bus_bits: u32,
+    /// Clock frequency the cycle model converts to time with.
+    pub clock_mhz: u32,
+}
+
+impl HwConfig {
+    /// Checks every field's range.
+    pub fn validate(&self) -> Result<(), HwError> {
+        let bad = |m: String| Err(HwError::Invalid(m));
+        if self.rows == 0 || self.cols == 0 || self.rows > 256 || self.cols > 256 {
+            return bad(format!(
+                "the array must be 1 to 256 rows and columns, found {}x{}",
+                self.rows, self.cols
+            ));
+        }
+        if self.modes.is_empty() {
+            return bad("a PE needs at least one precision mode".into());
+        }
+        if let Some(m) = self.modes.iter().find(|m| {
+            !(1..=8).contains(&m.mode.w) || !(1..=8).contains(&m.mode.a) || m.macs_per_cycle == 0
+        }) {
+            return bad(format!(
+                "mode {} with {} MACs per cycle: widths run 1 to 8 and a mode must compute",
+                m.mode, m.macs_per_cycle
+            ));
+        }
+        if !(16..=48).contains(&self.acc_bits) {
+            return bad(format!(
+                "accumulators of {} bits; the template builds 16 to 48",
+                self.acc_bits
+            ));
+        }
+        let sizes = [
+            ("input bank", self.input_bank_bytes),
+            ("weight bank", self.weight_bank_bytes),
+            ("accumulator entries", self.acc_entries),
+            ("sorter banks", self.sorter_banks),
+            ("post-processing lanes", self.post.lanes),
+            ("clock", self.clock_mhz),
+        ];
+        if let Some((what, _)) = sizes.iter().find(|(_, v)| *v == 0) {
+            return bad(format!("the {what} must not be 0"));
+        }
+        if !self.dram_bus_bits.is_power_of_two() || !(8..=1024).contains(&self.dram_bus_bits) {
+            return bad(format!(
+                "the DRAM bus must be a power of two from 8 to 1024 bits, found {}",
+                self.dram_bus_bits
+            ));
+        }
+        Ok(())
+    }
+
+    /// The mode a layer of `w`-bit weights and `a`-bit activations runs in: the fastest
+    /// supported mode that covers both widths.
+    pub fn mode_for(&self, w: u8, a: u8) -> Option<ModeRate> {
+        precision::best(&self.modes, w, a)
+    }
+
+    /// Peak multiply-accumulates per cycle of the whole array in the mode for `w` by `a`.
+    pub fn peak_macs_per_cycle(&self, w: u8, a: u8) -> Option<u64> {
+        let m = self.mode_for(w, a)?;
+        Some(u64::from(self.rows) * u64::from(self.cols) * u64::from(m.macs_per_cycle))
+    }
+}

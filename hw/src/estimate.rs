@@ -1,0 +1,225 @@
+//! The resource model: LUTs, DSP blocks and block RAMs a configuration needs, and whether it
+//! fits its target.
+//!
+//! The model counts the template's parts with fixed per-part costs. The costs are this
+//! template's design estimates, to be calibrated against synthesis (yosys `synth_ice40` and
+//! `synth_xilinx`) once the RTL exists; reports call the figures "modeled".
+//!
+//! | part | LUTs | DSP | block RAM |
+//! |---|---|---|---|
+//! | PE in LUTs (16 2-bit bricks, shift-add tree, mode muxes) | 150 | | |
+//! | PE on a DSP48E2 (operand packing, result unpacking) | 24 | 1 | |
+//! | 2-stage input buffer | 16 per row | | |
+//! | accumulator adder and partial-sum sorter | `acc_bits` x (1 + sorter banks) per column | | `acc_entries x acc_bits` per column |
+//! | input ping-pong buffer | | | 2 x `input_bank_bytes` per row |
+//! | weight buffer | | | `weight_bank_bytes` per column |
+//! | post-processing lane (rounding, clamp, pooling compare, residual add) | 120 | | table of `lut_entries` bytes |
+//! | its requantization multiplier | 0 on a DSP, else 256 | 1 on a DSP | |
+//! | controller (fetch, decode, three queues, tokens) | 800 | | |
+//! | DRAM port | 200 + bus bits | | |
+//!
+//! Each memory bank takes whole block RAMs of the target (`ceil(bits / block bits)`); the
+//! simulation target counts 36 Kbit blocks.
+
+use crate::HwError;
+use crate::config::{HwConfig, PeKind};
+use crate::target::{Target, TargetLimits};
+use serde::Serialize;
+
+/// Modeled resources.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Resources {
+    /// Look-up tables.
+    pub lut: u64,
+    /// Multiplier blocks.
+    pub dsp: u64,
+    /// Block RAMs.
+    pub bram: u64,
+}
+
+/// Block RAM bits counted for the simulation target.
+const SIM_BRAM_BITS: u64 = 36_864;
+
+/// The resources `c` needs on `target`, or the first resource it exceeds.
+pub fn estimate(c: &HwConfig, target: Target) -> Result<Resources, HwError> {
+    c.validate()?;
+    let limits = target.limits();
+    let block = limits.map_or(SIM_BRAM_BITS, |l| l.bram_bits);
+    let blocks = |bits: u64| bits.div_ceil(block);
+    let (rows, cols) = (u64::from(c.rows), u64::from(c.cols));
+    let pes = rows * cols;
+    let lanes = u64::from(c.post.lanes);
+    let acc_bits = u64::from(c.acc_bits);
+    let mut r = Resources::default();
+    match c.pe {
+        PeKind::Lut => r.lut += 150 * pes,
+        PeKind::Dsp48e2 => {
+            r.lut += 24 * pes;
+            r.dsp += pes;
+        }
+    }
+    r.lut += 16 * rows;
+    r.lut += cols * acc_bits * (1 + u64::from(c.sorter_banks));
+    r.lut += 120 * lanes;
+    if c.post.multiplier_dsp {
+        r.dsp += lanes;
+    } else {
+        r.lut += 256 * lanes;
+    }
+    r.lut += 800 + 200 + u64::from(c.dram_bus_bits);
+    r.bram += 2 * rows * blocks(8 * u64::from(c.input_bank_bytes));
+    r.bram += cols * blocks(8 * u64::from(c.weight_bank_bytes));
+    r.bram += cols * blocks(u64::from(c.acc_entries) * acc_bits);
+    if c.post.lut_entries > 0 {
+        r.bram += lanes * blocks(8 * u64::from(c.post.lut_entries));
+    }
+    if let Some(l) = limits {
+        fits(&r, &l, target)?;
+    }
+    Ok(r)
+}
+
+/// `Ok` when `r` is within `l`, else the first resource exceeded.
+fn fits(r: &Resources, l: &TargetLimits, target: Target) -> Result<(), HwError> {
+    for (resource, needed, available) in [
+        ("DSP blocks", r.dsp, l.dsp),
+        ("LUTs", r.lut, l.lut),
+        ("block RAMs", r.bram, l.bram),
+    ] {
+        if needed > available {
+            return Err(HwError::DoesNotFit {
+                target: target.name().to_string(),
+                resource,
+                needed,
+                available,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_fits_its_target() {
+        for t in Target::ALL {
+            let c = t.preset();
+            assert_eq!(c.target, t.name());
+            let r = estimate(&c, t).unwrap_or_else(|e| panic!("{}: {e}", t.name()));
+            if let Some(l) = t.limits() {
+                assert!(
+                    r.lut <= l.lut && r.dsp <= l.dsp && r.bram <= l.bram,
+                    "{r:?}"
+                );
+            }
+        }
+    }
+
+    /// The modeled figures `docs/hw.md` lists.
+    #[test]
+    fn presets_model_as_documented() {
+        let want = [
+            (Target::Sim, 14632, 0, 40),
+            (Target::Ice40up5k, 4264, 4, 24),
+            (Target::Xczu3eg, 10984, 272, 96),
+            (Target::Xczu9eg, 65000, 2112, 320),
+        ];
+        let doc = include_str!("../../docs/hw.md");
+        for (t, lut, dsp, bram) in want {
+            let r = estimate(&t.preset(), t).unwrap();
+            assert_eq!((r.lut, r.dsp, r.bram), (lut, dsp, bram), "{}", t.name());
+            let row = format!("| `{}` | {lut}", t.name());
+            assert!(doc.contains(&row), "docs/hw.md lacks {row}");
+        }
+    }
+
+    #[test]
+    fn the_ice40_preset_counts_part_by_part() {
+        let c = Target::Ice40up5k.preset();
+        let r = estimate(&c, Target::Ice40up5k).unwrap();
+        // 16 LUT PEs, 4 rows of input staging, 4 columns of 24-bit adders with 2 sorter banks,
+        // 4 post lanes, controller, a 32-bit DRAM port.
+        let lut = 16 * 150 + 4 * 16 + 4 * 24 * 3 + 4 * 120 + 800 + 200 + 32;
+        // 4 requantization multipliers on SB_MAC16.
+        // EBRs: 2 x 4 input banks, 4 weight banks, 4 x 2 for 256 x 24-bit accumulators, 4
+        // tables.
+        assert_eq!(
+            r,
+            Resources {
+                lut,
+                dsp: 4,
+                bram: 8 + 4 + 8 + 4,
+            }
+        );
+    }
+
+    #[test]
+    fn too_big_an_array_names_the_resource_it_exceeds() {
+        let mut c = Target::Xczu3eg.preset();
+        (c.rows, c.cols) = (32, 32);
+        let e = estimate(&c, Target::Xczu3eg).unwrap_err();
+        assert_eq!(
+            e,
+            HwError::DoesNotFit {
+                target: "xczu3eg".into(),
+                resource: "DSP blocks",
+                // 1024 PEs and the preset's 16 requantization lanes
+                needed: 1024 + 16,
+                available: 360,
+            }
+        );
+        assert!(e.to_string().contains("shrink"), "{e}");
+        let mut c = Target::Ice40up5k.preset();
+        c.rows = 8;
+        assert!(matches!(
+            estimate(&c, Target::Ice40up5k),
+            Err(HwError::DoesNotFit {
+                resource: "LUTs",
+                ..
+            })
+        ));
+        // simulation has no limits
+        assert!(estimate(&c, Target::Sim).is_ok());
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        let mut c = Target::Sim.preset();
+        c.acc_bits = 8;
+        assert!(
+            estimate(&c, Target::Sim)
+                .unwrap_err()
+                .to_string()
+                .contains("accumulators of 8 bits")
+        );
+        let mut c = Target::Sim.preset();
+        c.dram_bus_bits = 100;
+        assert!(c.validate().unwrap_err().to_string().contains("DRAM bus"));
+        let mut c = Target::Sim.preset();
+        c.modes[0].mode.w = 9;
+        assert!(c.validate().unwrap_err().to_string().contains("w9a8"));
+        assert_eq!(Target::parse("xczu9eg"), Ok(Target::Xczu9eg));
+        assert!(
+            Target::parse("ecp5")
+                .unwrap_err()
+                .to_string()
+                .contains("ice40up5k")
+        );
+    }
+
+    #[test]
+    fn modes_set_the_peak_throughput() {
+        let c = Target::Xczu9eg.preset();
+        assert_eq!(c.peak_macs_per_cycle(8, 8), Some(32 * 64 * 2));
+        assert_eq!(c.peak_macs_per_cycle(4, 3), Some(32 * 64 * 6));
+        assert_eq!(c.peak_macs_per_cycle(1, 1), Some(32 * 64 * 15));
+        let s = Target::Sim.preset();
+        assert_eq!(s.mode_for(4, 8).map(|m| m.macs_per_cycle), Some(2));
+        assert_eq!(s.peak_macs_per_cycle(8, 16), None);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["pe"], "lut");
+        assert_eq!(json["modes"][0]["mode"]["w"], 8);
+    }
+}

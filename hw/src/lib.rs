@@ -1,0 +1,44 @@
+//! qweave's accelerator template: what a configured accelerator holds ([`HwConfig`]), the
+//! precision modes of its processing elements, one preset per target with the target's
+//! resources, and a resource model that says whether a configuration fits.
+//!
+//! The template (BRIEF §6): a systolic array of `rows x cols` precision-scalable PEs, an input
+//! ping-pong buffer feeding a 2-stage input buffer in front of the array, a weight buffer, an
+//! accumulator memory behind a partial-sum sorter, a post-processing unit (requantize,
+//! activation, pooling, residual add), and a DRAM port. The compiler sizes one per model
+//! within its target's limits.
+
+mod config;
+mod estimate;
+mod precision;
+mod target;
+
+pub use config::{HwConfig, PeKind, PostProcessing};
+pub use estimate::{Resources, estimate};
+pub use precision::{Mode, ModeRate};
+pub use target::{Target, TargetLimits};
+
+/// A configuration that does not fit or does not make sense.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HwError {
+    /// A field is out of its range.
+    #[error("invalid hardware configuration: {0}")]
+    Invalid(String),
+    /// The modeled resources exceed the target's.
+    #[error(
+        "the configuration needs {needed} {resource}, but {target} has {available}; shrink the array or its buffers"
+    )]
+    DoesNotFit {
+        /// The target.
+        target: String,
+        /// Which resource (LUTs, DSP blocks, block RAMs).
+        resource: &'static str,
+        /// The modeled need.
+        needed: u64,
+        /// What the target has.
+        available: u64,
+    },
+    /// A target name that is not a preset.
+    #[error("unknown target '{0}' (targets: sim, ice40up5k, xczu3eg, xczu9eg)")]
+    UnknownTarget(String),
+}
