@@ -23,6 +23,8 @@ pub struct PostProcessing {
     pub lanes: u32,
     /// Entries of the activation lookup table (0: none).
     pub lut_entries: u32,
+    /// 64-bit words of the parameter memory (requantization records, thresholds).
+    pub param_entries: u32,
     /// Max and sum pooling over a window.
     pub pooling: bool,
     /// Rescaled residual add of a second operand.
@@ -98,6 +100,7 @@ impl HwConfig {
             ("accumulator entries", self.acc_entries),
             ("sorter banks", self.sorter_banks),
             ("post-processing lanes", self.post.lanes),
+            ("parameter memory", self.post.param_entries),
             ("clock", self.clock_mhz),
         ];
         if let Some((what, _)) = sizes.iter().find(|(_, v)| *v == 0) {

@@ -15,6 +15,7 @@
 //! | weight buffer | | | `weight_bank_bytes` per column |
 //! | post-processing lane (rounding, clamp, pooling compare, residual add) | 120 | | table of `lut_entries` bytes |
 //! | its requantization multiplier | 0 on a DSP, else 256 | 1 on a DSP | |
+//! | parameter memory (requantization records, thresholds) | | | `param_entries` x 64 bits |
 //! | controller (fetch, decode, three queues, tokens) | 800 | | |
 //! | DRAM port | 200 + bus bits | | |
 //!
@@ -73,6 +74,7 @@ pub fn estimate(c: &HwConfig, target: Target) -> Result<Resources, HwError> {
     if c.post.lut_entries > 0 {
         r.bram += lanes * blocks(8 * u64::from(c.post.lut_entries));
     }
+    r.bram += blocks(64 * u64::from(c.post.param_entries));
     if let Some(l) = limits {
         fits(&r, &l, target)?;
     }
@@ -121,10 +123,10 @@ mod tests {
     #[test]
     fn presets_model_as_documented() {
         let want = [
-            (Target::Sim, 14632, 0, 40),
-            (Target::Ice40up5k, 4264, 4, 24),
-            (Target::Xczu3eg, 10984, 272, 96),
-            (Target::Xczu9eg, 65000, 2112, 320),
+            (Target::Sim, 14632, 0, 42),
+            (Target::Ice40up5k, 4264, 4, 25),
+            (Target::Xczu3eg, 10984, 272, 98),
+            (Target::Xczu9eg, 65000, 2112, 322),
         ];
         let doc = include_str!("../../docs/hw.md");
         for (t, lut, dsp, bram) in want {
@@ -144,13 +146,13 @@ mod tests {
         let lut = 16 * 150 + 4 * 16 + 4 * 24 * 3 + 4 * 120 + 800 + 200 + 32;
         // 4 requantization multipliers on SB_MAC16.
         // EBRs: 2 x 4 input banks, 4 weight banks, 4 x 2 for 256 x 24-bit accumulators, 4
-        // tables.
+        // tables, 1 for 64 parameter words.
         assert_eq!(
             r,
             Resources {
                 lut,
                 dsp: 4,
-                bram: 8 + 4 + 8 + 4,
+                bram: 8 + 4 + 8 + 4 + 1,
             }
         );
     }

@@ -1,6 +1,7 @@
 //! qweave's accelerator template: what a configured accelerator holds ([`HwConfig`]), the
 //! precision modes of its processing elements, one preset per target with the target's
-//! resources, and a resource model that says whether a configuration fits.
+//! resources, a resource model that says whether a configuration fits, the instruction set
+//! ([`isa`], specified in `docs/isa.md`) and its cycle model ([`cycles`]).
 //!
 //! The template (BRIEF §6): a systolic array of `rows x cols` precision-scalable PEs, an input
 //! ping-pong buffer feeding a 2-stage input buffer in front of the array, a weight buffer, an
@@ -9,11 +10,14 @@
 //! within its target's limits.
 
 mod config;
+pub mod cycles;
 mod estimate;
+pub mod isa;
 mod precision;
 mod target;
 
 pub use config::{HwConfig, PeKind, PostProcessing};
+pub use cycles::{Cost, cost};
 pub use estimate::{Resources, estimate};
 pub use precision::{Mode, ModeRate};
 pub use target::{Target, TargetLimits};

@@ -95,6 +95,7 @@ impl Target {
         let post = |lanes| PostProcessing {
             lanes,
             lut_entries: 256,
+            param_entries: if self == Target::Ice40up5k { 64 } else { 1024 },
             pooling: true,
             residual_add: true,
             multiplier_dsp: self != Target::Sim,

@@ -1,0 +1,197 @@
+//! The cycle model: what one instruction costs on a configuration, in cycles of its clock,
+//! DRAM bytes and multiply-accumulates. The ISA simulator adds queue overlap, tokens and the
+//! shared DRAM port on top; `docs/isa.md` lists the same formulas.
+
+use crate::config::HwConfig;
+use crate::isa::{Op, Threshold};
+
+/// Cycles from a DRAM request to its first beat.
+pub const DRAM_LATENCY: u64 = 32;
+/// Cycles to open each burst (one contiguous run of values).
+pub const BURST_SETUP: u64 = 2;
+/// Cycles of the post-processing pipeline (read, compute, saturate, write).
+pub const POST_DEPTH: u64 = 4;
+/// Extra pipeline cycles of `requant` (multiplier and rounding stages).
+pub const REQUANT_EXTRA: u64 = 2;
+/// Thresholds each lane compares per cycle.
+pub const THRESHOLDS_PER_CYCLE: u64 = 8;
+
+/// Cycles `config` takes on the load queue (it only latches the widths there).
+pub const CONFIG_ON_LOAD_QUEUE: u64 = 1;
+
+/// What one instruction costs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// Cycles its unit is busy.
+    pub cycles: u64,
+    /// Bytes it moves over the DRAM port.
+    pub dram_bytes: u64,
+    /// Multiply-accumulates it performs on the array.
+    pub macs: u64,
+}
+
+/// The cost of `op` on `c` (for `config`, on the compute queue); `macs_per_pe` is the rate
+/// of the mode the last `config` chose (only `gemm` uses it).
+pub fn cost(c: &HwConfig, macs_per_pe: u32, op: &Op) -> Cost {
+    let lanes = u64::from(c.post.lanes);
+    let (rows, cols) = (u64::from(c.rows), u64::from(c.cols));
+    let post = |n: u64, per: u64| Cost {
+        cycles: POST_DEPTH + n.div_ceil(lanes) * per,
+        ..Cost::default()
+    };
+    let n3 = |z: u16, y: u16, x: u16| u64::from(z) * u64::from(y) * u64::from(x);
+    match op {
+        Op::Config(_) => Cost {
+            cycles: rows + cols,
+            ..Cost::default()
+        },
+        Op::Load(l) => transfer(c, l.bits, [l.z, l.y, l.x], [l.zs, l.ys, l.xs]),
+        Op::Store(s) => transfer(c, s.bits, [s.z, s.y, s.x], [s.zs, s.ys, s.xs]),
+        Op::Gemm(g) => {
+            let pixels = u64::from(g.oh) * u64::from(g.ow);
+            let k = u64::from(g.cin) * u64::from(g.kh) * u64::from(g.kw);
+            let per_row = rows * u64::from(macs_per_pe.max(1));
+            let steps = pixels * k.div_ceil(per_row) * u64::from(g.m).div_ceil(cols);
+            Cost {
+                cycles: rows + cols + 2 + u64::from(g.groups) * steps,
+                dram_bytes: 0,
+                macs: u64::from(g.groups) * u64::from(g.m) * pixels * k,
+            }
+        }
+        Op::Requant(r) => {
+            let mut k = post(n3(r.z, r.y, r.x), 1);
+            k.cycles += REQUANT_EXTRA;
+            k
+        }
+        Op::Clamp(o) => post(n3(o.z, o.y, o.x), 1),
+        Op::Alu(o) => post(n3(o.z, o.y, o.x), 1),
+        Op::Lut(o) => post(n3(o.z, o.y, o.x), 1),
+        Op::Threshold(Threshold { z, y, x, count, .. }) => post(
+            n3(*z, *y, *x),
+            u64::from(*count).div_ceil(THRESHOLDS_PER_CYCLE).max(1),
+        ),
+        Op::Pool(p) => post(n3(p.c, p.oh, p.ow), u64::from(p.kh) * u64::from(p.kw)),
+        Op::End => Cost {
+            cycles: 1,
+            ..Cost::default()
+        },
+    }
+}
+
+/// A strided transfer of `z x y x x` values of `bits`: the latency, then per burst its setup
+/// and its beats. Consecutive rows (and planes) that touch in DRAM merge into one burst.
+fn transfer(c: &HwConfig, bits: u8, size: [u16; 3], stride: [u32; 3]) -> Cost {
+    let [z, y, x] = size.map(u64::from);
+    let [zs, ys, xs] = stride.map(u64::from);
+    let (mut runs, mut run) = (z * y * x, 1);
+    if xs == 1 {
+        (runs, run) = (z * y, x);
+        if ys == x {
+            (runs, run) = (z, y * x);
+            if zs == y * x {
+                (runs, run) = (1, z * y * x);
+            }
+        }
+    }
+    let bus = u64::from(c.dram_bus_bits);
+    let beats = (run * u64::from(bits)).div_ceil(bus).max(1);
+    Cost {
+        cycles: DRAM_LATENCY + runs * (BURST_SETUP + beats),
+        dram_bytes: (z * y * x * u64::from(bits)).div_ceil(8),
+        macs: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Target;
+    use crate::isa::{Gemm, Load, Pool, Requant, Threshold};
+
+    #[test]
+    fn transfers_pay_latency_setup_and_beats() {
+        let c = Target::Sim.preset(); // 128-bit bus
+        let load = |z, y, x, zs, ys, xs, bits| {
+            cost(
+                &c,
+                1,
+                &Op::Load(Load {
+                    z,
+                    y,
+                    x,
+                    zs,
+                    ys,
+                    xs,
+                    bits,
+                    ..Load::zeroed()
+                }),
+            )
+        };
+        // one contiguous 16x8x8 block of bytes: one burst of 64 beats
+        assert_eq!(load(16, 8, 8, 64, 8, 1, 8).cycles, 32 + 2 + 64);
+        assert_eq!(load(16, 8, 8, 64, 8, 1, 8).dram_bytes, 1024);
+        // a 4x4 window of a wider plane: one burst per row
+        assert_eq!(load(2, 4, 4, 64, 8, 1, 8).cycles, 32 + 8 * 3);
+        // a transposed read: one burst per value
+        assert_eq!(load(1, 1, 10, 0, 0, 16, 4).cycles, 32 + 10 * 3);
+        assert_eq!(load(1, 1, 10, 0, 0, 16, 4).dram_bytes, 5);
+    }
+
+    #[test]
+    fn gemm_folds_the_reduction_onto_rows_and_outputs_onto_columns() {
+        let c = Target::Sim.preset(); // 8x8
+        let g = Gemm {
+            groups: 1,
+            cin: 16,
+            m: 16,
+            oh: 8,
+            ow: 8,
+            kh: 3,
+            kw: 3,
+            ..Gemm::zeroed()
+        };
+        // 144 products per output fold into 18 steps at 1 MAC per PE, 9 at 2; 2 column passes
+        let at = |p| cost(&c, p, &Op::Gemm(g));
+        assert_eq!(at(1).cycles, 18 + 64 * 18 * 2);
+        assert_eq!(at(2).cycles, 18 + 64 * 9 * 2);
+        assert_eq!(at(1).macs, 16 * 64 * 144);
+        // depthwise: 16 groups of one plane each, one after another, 9 products in 2 steps
+        let dw = Gemm {
+            groups: 16,
+            cin: 1,
+            m: 1,
+            ..g
+        };
+        assert_eq!(cost(&c, 1, &Op::Gemm(dw)).cycles, 18 + 16 * 64 * 2);
+    }
+
+    #[test]
+    fn post_processing_runs_lanes_wide() {
+        let c = Target::Sim.preset(); // 8 lanes
+        let r = Requant {
+            z: 16,
+            y: 8,
+            x: 8,
+            ..Requant::zeroed()
+        };
+        assert_eq!(cost(&c, 1, &Op::Requant(r)).cycles, 4 + 2 + 128);
+        let t = Threshold {
+            z: 1,
+            y: 1,
+            x: 16,
+            count: 15,
+            ..Threshold::zeroed()
+        };
+        assert_eq!(cost(&c, 1, &Op::Threshold(t)).cycles, 4 + 2 * 2);
+        let p = Pool {
+            c: 16,
+            oh: 4,
+            ow: 4,
+            kh: 2,
+            kw: 2,
+            ..Pool::zeroed()
+        };
+        assert_eq!(cost(&c, 1, &Op::Pool(p)).cycles, 4 + 32 * 4);
+        assert_eq!(cost(&c, 1, &Op::End).cycles, 1);
+    }
+}
