@@ -79,25 +79,41 @@ pub fn cost(c: &HwConfig, macs_per_pe: u32, op: &Op) -> Cost {
 }
 
 /// A strided transfer of `z x y x x` values of `bits`: the latency, then per burst its setup
-/// and its beats. Consecutive rows (and planes) that touch in DRAM merge into one burst.
+/// and its beats. A dimension of stride 0 repeats values already read (a broadcast) and costs
+/// no DRAM traffic; consecutive rows (and planes) that touch in DRAM merge into one burst.
 fn transfer(c: &HwConfig, bits: u8, size: [u16; 3], stride: [u32; 3]) -> Cost {
-    let [z, y, x] = size.map(u64::from);
-    let [zs, ys, xs] = stride.map(u64::from);
-    let (mut runs, mut run) = (z * y * x, 1);
-    if xs == 1 {
-        (runs, run) = (z * y, x);
-        if ys == x {
-            (runs, run) = (z, y * x);
-            if zs == y * x {
-                (runs, run) = (1, z * y * x);
-            }
+    // the dimensions that read new values, outermost first
+    let dims: Vec<(u64, u64)> = size
+        .iter()
+        .zip(stride)
+        .map(|(&n, s)| (u64::from(n), u64::from(s)))
+        .filter(|&(n, s)| n != 1 && s != 0)
+        .collect();
+    let values: u64 = if size.contains(&0) {
+        0
+    } else {
+        dims.iter().map(|d| d.0).product()
+    };
+    // merge from the innermost dimension out while each continues the previous run
+    let mut run = 1;
+    let mut merged = 0;
+    for &(n, s) in dims.iter().rev() {
+        if s != run {
+            break;
         }
+        run *= n;
+        merged += 1;
     }
+    let runs: u64 = if values == 0 {
+        0
+    } else {
+        dims[..dims.len() - merged].iter().map(|d| d.0).product()
+    };
     let bus = u64::from(c.dram_bus_bits);
     let beats = (run * u64::from(bits)).div_ceil(bus).max(1);
     Cost {
         cycles: DRAM_LATENCY + runs * (BURST_SETUP + beats),
-        dram_bytes: (z * y * x * u64::from(bits)).div_ceil(8),
+        dram_bytes: (values * u64::from(bits)).div_ceil(8),
         macs: 0,
     }
 }
@@ -135,6 +151,12 @@ mod tests {
         // a transposed read: one burst per value
         assert_eq!(load(1, 1, 10, 0, 0, 16, 4).cycles, 32 + 10 * 3);
         assert_eq!(load(1, 1, 10, 0, 0, 16, 4).dram_bytes, 5);
+        // a bias broadcast over 4x4 positions reads its 3 values once
+        assert_eq!(load(3, 4, 4, 1, 0, 0, 32).cycles, 32 + 2 + 1);
+        assert_eq!(load(3, 4, 4, 1, 0, 0, 32).dram_bytes, 12);
+        // a zero-size transfer still pays its latency
+        assert_eq!(load(0, 1, 1, 1, 1, 1, 8).dram_bytes, 0);
+        assert_eq!(load(2, 0, 1, 0, 1, 1, 8).cycles, 32);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub(crate) mod fields;
+pub mod packing;
 pub mod text;
 
 pub use fields::{Field, Kind, Visitor};

@@ -1,0 +1,272 @@
+//! Hand-assembled programs checked against direct formulas, and the controller's timing,
+//! race and deadlock behaviour.
+
+use super::*;
+use qweave_hw::Target;
+use qweave_hw::isa::packing::{read, write};
+use qweave_hw::isa::{Format, text};
+use qweave_ir::RoundingMode;
+
+fn asm(s: &str) -> Vec<Instr> {
+    text::parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Values from a small linear congruential generator in `[lo, hi]`.
+fn values(n: usize, lo: i64, hi: i64, seed: u64) -> Vec<i64> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            lo + ((s >> 33) as i64).rem_euclid(hi - lo + 1)
+        })
+        .collect()
+}
+
+fn pack(dram: &mut [u8], at: u32, bits: u8, fmt: Format, vs: &[i64]) {
+    for (e, &v) in vs.iter().enumerate() {
+        write(dram, at, e as u64, bits, fmt, v).unwrap();
+    }
+}
+
+const PADDED_CONV: &str = "
+config @0 w=4 a=8 wfmt=signed afmt=unsigned acc_bits=20
+load @0 buf=inp fmt=unsigned bits=8 pad_top=1 pad_bottom=1 pad_left=1 pad_right=1 sram=0 dram=0 z=2 y=4 x=4 zs=16 ys=4 xs=1 offset=0 fill=0
+load @0 buf=wgt fmt=signed bits=4 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=32 z=1 y=1 x=54 zs=0 ys=0 xs=1 offset=0 fill=0 push=next
+load @0 buf=acc fmt=signed bits=32 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=64 z=3 y=4 x=4 zs=1 ys=0 xs=0 offset=0 fill=0
+load @0 buf=par fmt=signed bits=32 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=80 z=1 y=1 x=12 zs=0 ys=0 xs=1 offset=0 fill=0
+gemm @0 inp=0 wgt=0 acc=0 groups=1 cin=2 ih=6 iw=6 m=3 oh=4 ow=4 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 reset=0 pop=prev
+requant @0 acc=0 z=3 y=4 x=4 par=0 pstride=4 rounding=half_even ofmt=unsigned obits=8 push=next
+store @0 sram=0 dram=128 fmt=unsigned bits=8 z=3 y=4 x=4 zs=16 ys=4 xs=1 pop=prev
+end @0
+";
+
+#[test]
+fn a_padded_convolution_matches_its_formula() {
+    let hw = Target::Sim.preset();
+    let x = values(32, 0, 255, 1);
+    let w = values(54, -8, 7, 2);
+    let b = values(3, -500, 500, 3);
+    let records = [[1_300_000, 26, 0, 5], [2_000_000, 27, 0, 0], [1, 0, 0, 100]];
+    let mut dram = vec![0u8; 176];
+    pack(&mut dram, 0, 8, Format::Unsigned, &x);
+    pack(&mut dram, 32, 4, Format::Signed, &w);
+    pack(&mut dram, 64, 32, Format::Signed, &b);
+    pack(&mut dram, 80, 32, Format::Signed, &records.concat());
+    let run = simulate(&hw, &asm(PADDED_CONV), dram).unwrap();
+    for o in 0..3 {
+        let [mult, shift, _, zp] = records[o];
+        for i in 0..4i64 {
+            for j in 0..4i64 {
+                let mut s = b[o];
+                for c in 0..2 {
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let (yy, xx) = (i + ky - 1, j + kx - 1);
+                            if (0..4).contains(&yy) && (0..4).contains(&xx) {
+                                s += x[(c * 16 + yy * 4 + xx) as usize]
+                                    * w[o * 18 + (c * 9 + ky * 3 + kx) as usize];
+                            }
+                        }
+                    }
+                }
+                let want = (RoundingMode::HalfEven.shift(i128::from(s * mult), shift as u32)
+                    + i128::from(zp))
+                .clamp(0, 255) as i64;
+                let e = (o as i64 * 16 + i * 4 + j) as u64;
+                assert_eq!(
+                    read(&run.dram, 128, e, 8, Format::Unsigned),
+                    Some(want),
+                    "filter {o} at {i},{j}"
+                );
+            }
+        }
+    }
+    assert_eq!(run.macs, 3 * 16 * 18);
+    assert_eq!(run.layers[&0].macs, run.macs);
+    // bytes: 32 input, 27 weights, 12 bias, 48 parameters, 48 output
+    assert_eq!(run.dram_bytes, 32 + 27 + 12 + 48 + 48);
+    assert!(run.cycles > 0 && run.layers[&0].end == run.cycles);
+}
+
+/// Two tiles through the two halves of the input buffer: the second tile's load runs while
+/// the first tile computes, so the run is shorter than its instructions one after another.
+#[test]
+fn ping_pong_loads_overlap_compute() {
+    let hw = Target::Sim.preset();
+    let half = hw.rows * hw.input_bank_bytes; // entries of one half at 8 bits
+    let tile = |sram: u32, dram: u32, deps: &str| {
+        format!(
+            "load @0 buf=inp fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram={sram} dram={dram} z=8 y=16 x=16 zs=256 ys=16 xs=1 offset=0 fill=0 {deps}\n"
+        )
+    };
+    let gemm = |inp: u32, acc: u32, deps: &str| {
+        format!(
+            "gemm @0 inp={inp} wgt=0 acc={acc} groups=1 cin=8 ih=16 iw=16 m=8 oh=14 ow=14 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 reset=1 {deps}\n"
+        )
+    };
+    let prog = [
+        "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32\n".to_string(),
+        "load @0 buf=wgt fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=4096 z=1 y=1 x=576 zs=0 ys=0 xs=1 offset=0 fill=0\n".into(),
+        tile(0, 0, "push=next"),
+        tile(half, 2048, "push=next"),
+        gemm(0, 0, "pop=prev"),
+        gemm(half, 0, "pop=prev"),
+        "end @0\n".into(),
+    ]
+    .concat();
+    let p = asm(&prog);
+    let run = simulate(&hw, &p, vec![0; 8192]).unwrap();
+    let serial: u64 = p
+        .iter()
+        .map(|i| qweave_hw::cost(&hw, 1, &i.op).cycles)
+        .sum();
+    assert!(run.cycles < serial, "{} vs {serial}", run.cycles);
+    // the compute queue is the bottleneck: its two gemms run back to back
+    let gemm_cycles = qweave_hw::cost(&hw, 1, &p[4].op).cycles;
+    assert!(run.layers[&0].busy[1] >= 2 * gemm_cycles);
+}
+
+#[test]
+fn a_missing_token_is_a_race_and_a_token_never_pushed_a_deadlock() {
+    let hw = Target::Sim.preset();
+    let load = "load @0 buf=inp fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=8 y=16 x=16 zs=256 ys=16 xs=1 offset=0 fill=0";
+    let gemm = "gemm @0 inp=0 wgt=0 acc=0 groups=1 cin=8 ih=16 iw=16 m=8 oh=14 ow=14 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 reset=1";
+    let cfg = "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32";
+    // the gemm does not wait for the load of the tile it reads
+    let racy = asm(&format!("{cfg}\n{load}\n{gemm}\nend @0\n"));
+    let e = simulate(&hw, &racy, vec![0; 4096]).unwrap_err();
+    assert!(matches!(e, SimError::Race { mem: "inp", .. }), "{e}");
+    assert!(e.to_string().contains("token is missing"));
+    let ordered = asm(&format!(
+        "{cfg}\n{load} push=next\n{gemm} pop=prev\nend @0\n"
+    ));
+    assert!(simulate(&hw, &ordered, vec![0; 4096]).is_ok());
+    let stuck = asm(&format!("{cfg}\n{load}\n{gemm} pop=prev\nend @0\n"));
+    let e = simulate(&hw, &stuck, vec![0; 4096]).unwrap_err();
+    assert_eq!(
+        e,
+        SimError::Deadlock {
+            index: 2,
+            op: "gemm",
+            queue: "compute"
+        }
+    );
+    let no_end = asm(cfg);
+    assert_eq!(simulate(&hw, &no_end, vec![]).unwrap_err(), SimError::NoEnd);
+}
+
+/// Post-processing instructions on a few accumulators loaded from DRAM.
+#[test]
+fn post_processing_computes_its_formulas() {
+    let hw = Target::Sim.preset();
+    let acc_load = |sram, dram, n, offset| {
+        format!(
+            "load @1 buf=acc fmt=signed bits=16 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram={sram} dram={dram} z=1 y=1 x={n} zs=0 ys=0 xs=1 offset={offset} fill=0\n"
+        )
+    };
+    // a: 8 values at 0, b: 2 values at 16 (broadcast per channel), table at 32, thresholds at 64
+    let mut dram = vec![0u8; 128];
+    let a = [-300, -5, 0, 7, 120, 3000, -1, 2];
+    pack(&mut dram, 0, 16, Format::Signed, &a);
+    pack(&mut dram, 16, 16, Format::Signed, &[10, -20]);
+    let table: Vec<i64> = (0..16).map(|i| i * i).collect();
+    pack(&mut dram, 32, 8, Format::Unsigned, &table);
+    pack(
+        &mut dram,
+        64,
+        16,
+        Format::Signed,
+        &[-10, 0, 10, 100, 0, 1, 2, 3],
+    );
+    let prog = [
+        "config @1 w=8 a=8 wfmt=signed afmt=signed acc_bits=24\n".to_string(),
+        acc_load(0, 0, 8, 0),
+        acc_load(8, 16, 2, 3), // offset: b - 3
+        // a (2 channels of 4) + b broadcast per channel, saturated to i8
+        "alu @1 op=add dst=0 src=8 z=2 y=1 x=4 szs=1 sys=0 sxs=0 dzp=0 szp=0 ozp=0 ofmt=signed obits=8\n".into(),
+        "store @1 sram=0 dram=96 fmt=signed bits=8 z=1 y=1 x=8 zs=0 ys=0 xs=1\n".into(),
+        acc_load(16, 0, 8, 0),
+        "clamp @1 acc=16 z=1 y=1 x=8 lo=-3 hi=12\n".into(),
+        "load @1 buf=lut fmt=unsigned bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=32 z=1 y=1 x=16 zs=0 ys=0 xs=1 offset=0 fill=0\n".into(),
+        "lut @1 acc=16 z=1 y=1 x=8 lut=0 entries=16 min=-3\n".into(),
+        "store @1 sram=16 dram=104 fmt=unsigned bits=8 z=1 y=1 x=8 zs=0 ys=0 xs=1\n".into(),
+        acc_load(24, 0, 8, 0),
+        "load @1 buf=par fmt=signed bits=16 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=64 z=1 y=1 x=8 zs=0 ys=0 xs=1 offset=0 fill=0\n".into(),
+        "thresh @1 acc=24 z=2 y=1 x=4 par=0 count=4 pstride=4 bias=-1 ofmt=signed obits=2\n".into(),
+        "store @1 sram=24 dram=112 fmt=signed bits=8 z=1 y=1 x=8 zs=0 ys=0 xs=1\n".into(),
+        acc_load(32, 0, 8, 0),
+        // 2x2 windows of a 2x4 plane with stride 2: max, then sum
+        "pool @1 kind=max src=32 dst=40 c=1 ih=2 iw=4 oh=1 ow=2 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1\n".into(),
+        "pool @1 kind=sum src=32 dst=42 c=1 ih=2 iw=4 oh=1 ow=2 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1\n".into(),
+        "store @1 sram=40 dram=120 fmt=signed bits=16 z=1 y=1 x=4 zs=0 ys=0 xs=1\n".into(),
+        "end @1\n".into(),
+    ]
+    .concat();
+    // the compute queue's stores here are on the store queue without tokens; run them one
+    // instruction at a time by making each store wait for compute and compute for the store
+    let mut p = asm(&prog);
+    for k in 0..p.len() {
+        if matches!(p[k].op, qweave_hw::isa::Op::Store(_)) {
+            p[k].deps.pop_prev = true;
+            p[k].deps.push_prev = true;
+            p[k - 1].deps.push_next = true;
+            p[k + 1].deps.pop_next = true;
+        }
+    }
+    let run = simulate(&hw, &p, dram).unwrap();
+    let got = |at: u32, n: u64, bits: u8| -> Vec<i64> {
+        (0..n)
+            .map(|e| read(&run.dram, at, e, bits, Format::Signed).unwrap())
+            .collect()
+    };
+    // a + (b - 3): channel 0 adds 7, channel 1 adds -23, saturated to [-128, 127]
+    assert_eq!(got(96, 8, 8), [-128, 2, 7, 14, 97, 127, -24, -21]);
+    let squares: Vec<i64> = a
+        .iter()
+        .map(|&v| {
+            let c = v.clamp(-3, 12) + 3;
+            c * c
+        })
+        .collect();
+    let unsigned: Vec<i64> = (0..8)
+        .map(|e| read(&run.dram, 104, e, 8, Format::Unsigned).unwrap())
+        .collect();
+    assert_eq!(unsigned, squares);
+    // channel 0 thresholds -10, 0, 10, 100; channel 1: 0, 1, 2, 3; bias -1, into i2
+    assert_eq!(got(112, 8, 8), [-1, 0, 1, 1, 1, 1, -1, 1]);
+    // planes [[-300, -5, 0, 7], [120, 3000, -1, 2]]: windows {-300, -5, 120, 3000} and {0, 7, -1, 2}
+    assert_eq!(got(120, 4, 16), [3000, 7, 2815, 8]);
+}
+
+#[test]
+fn values_that_do_not_fit_stop_the_run_naming_the_instruction() {
+    let hw = Target::Sim.preset();
+    // 200 is not a signed 8-bit operand
+    let p = asm(
+        "config @2 w=8 a=8 wfmt=signed afmt=signed acc_bits=32
+load @2 buf=inp fmt=unsigned bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=1 zs=0 ys=0 xs=1 offset=0 fill=0
+end @2",
+    );
+    let e = simulate(&hw, &p, vec![200]).unwrap_err().to_string();
+    assert!(
+        e.starts_with("instruction 1 (load, layer 2)") && e.contains("does not fit inp"),
+        "{e}"
+    );
+    // past DRAM's end
+    let e = simulate(&hw, &p, vec![]).unwrap_err().to_string();
+    assert!(e.contains("past its 0 bytes"), "{e}");
+    // a mode the PE lacks
+    let p = asm("config @0 w=2 a=8 wfmt=signed afmt=signed acc_bits=32\nend @0");
+    let e = simulate(&hw, &p, vec![]).unwrap_err().to_string();
+    assert!(e.contains("w2a8 is not one of the PE's"), "{e}");
+    // a store of a value its format cannot hold
+    let p = asm(
+        "load @0 buf=acc fmt=signed bits=16 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=1 zs=0 ys=0 xs=1 offset=0 fill=0 push=next
+store @0 sram=0 dram=2 fmt=signed bits=4 z=1 y=1 x=1 zs=0 ys=0 xs=1 pop=prev
+end @0",
+    );
+    let e = simulate(&hw, &p, vec![100, 0, 0]).unwrap_err().to_string();
+    assert!(e.contains("100 is not a 4-bit signed value"), "{e}");
+}
