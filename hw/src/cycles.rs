@@ -71,7 +71,7 @@ pub fn cost(c: &HwConfig, macs_per_pe: u32, op: &Op) -> Cost {
             u64::from(*count).div_ceil(THRESHOLDS_PER_CYCLE).max(1),
         ),
         Op::Pool(p) => post(n3(p.c, p.oh, p.ow), u64::from(p.kh) * u64::from(p.kw)),
-        Op::End => Cost {
+        Op::End | Op::Sync(_) => Cost {
             cycles: 1,
             ..Cost::default()
         },

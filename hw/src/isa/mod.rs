@@ -363,6 +363,26 @@ operands! {
     }
 }
 
+field_enum! {
+    /// The queue a `sync` runs on.
+    SyncQueue {
+        /// The load queue.
+        Load = "load",
+        /// The compute queue.
+        Compute = "compute",
+        /// The store queue.
+        Store = "store",
+    }
+}
+
+operands! {
+    /// `sync`: tokens only; it waits for the tokens it pops and pushes its own.
+    Sync {
+        /// The queue it runs on.
+        queue: SyncQueue,
+    }
+}
+
 operands! {
     /// `store`: a dense block of accumulators to strided DRAM values.
     Store {
@@ -414,15 +434,18 @@ pub enum Op {
     Store(Store),
     /// The program's end.
     End,
+    /// Tokens only.
+    Sync(Sync),
 }
 
 /// The opcodes in encoding order (opcode `i + 1`) with their mnemonics.
-pub const MNEMONICS: [&str; 11] = [
+pub const MNEMONICS: [&str; 12] = [
     "config", "load", "gemm", "requant", "clamp", "alu", "lut", "thresh", "pool", "store", "end",
+    "sync",
 ];
 
 impl Op {
-    /// The opcode (1 to 11).
+    /// The opcode (1 to 12).
     pub fn opcode(&self) -> u8 {
         match self {
             Op::Config(_) => 1,
@@ -436,6 +459,7 @@ impl Op {
             Op::Pool(_) => 9,
             Op::Store(_) => 10,
             Op::End => 11,
+            Op::Sync(_) => 12,
         }
     }
 
@@ -458,6 +482,7 @@ impl Op {
             9 => Op::Pool(Pool::zeroed()),
             10 => Op::Store(Store::zeroed()),
             11 => Op::End,
+            12 => Op::Sync(Sync::zeroed()),
             _ => return None,
         })
     }
@@ -475,6 +500,7 @@ impl Op {
             Op::Threshold(o) => o.visit(v),
             Op::Pool(o) => o.visit(v),
             Op::Store(o) => o.visit(v),
+            Op::Sync(o) => o.visit(v),
             Op::End => Ok(()),
         }
     }
@@ -492,6 +518,7 @@ impl Op {
             Op::Threshold(_) => Threshold::FIELD_DOCS,
             Op::Pool(_) => Pool::FIELD_DOCS,
             Op::Store(_) => Store::FIELD_DOCS,
+            Op::Sync(_) => Sync::FIELD_DOCS,
             Op::End => &[],
         }
     }
@@ -504,6 +531,11 @@ impl Op {
         match self {
             Op::Load(l) if matches!(l.buf, Buf::Inp | Buf::Wgt) => Queue::Load,
             Op::Store(_) => Queue::Store,
+            Op::Sync(s) => match s.queue {
+                SyncQueue::Load => Queue::Load,
+                SyncQueue::Compute => Queue::Compute,
+                SyncQueue::Store => Queue::Store,
+            },
             _ => Queue::Compute,
         }
     }
@@ -664,7 +696,7 @@ mod tests {
 
     #[test]
     fn every_op_fits_an_instruction_word() {
-        for opcode in 1..=11u8 {
+        for opcode in 1..=12u8 {
             let op = Op::zeroed(opcode).unwrap();
             assert_eq!(op.opcode(), opcode);
             let end = layout(opcode)
@@ -676,14 +708,14 @@ mod tests {
                 op.mnemonic()
             );
         }
-        assert_eq!(Op::zeroed(12), None);
+        assert_eq!(Op::zeroed(13), None);
     }
 
     /// `docs/isa.md` shows every opcode's field table as the code lays it out.
     #[test]
     fn the_documented_layouts_are_the_encoded_ones() {
         let doc = include_str!("../../../docs/isa.md");
-        for opcode in 1..=10u8 {
+        for opcode in (1..=10u8).chain([12]) {
             let t = layout_table(opcode);
             assert!(
                 doc.contains(&t),
@@ -771,7 +803,7 @@ mod roundtrip {
 
     fn program() -> impl Strategy<Value = Vec<Instr>> {
         let instr = (
-            1u8..=11,
+            1u8..=12,
             any::<u8>(),
             any::<u16>(),
             prop::collection::vec(any::<i64>(), 1..24),

@@ -68,7 +68,7 @@ fn n3(z: u16, y: u16, x: u16) -> u64 {
 pub(crate) fn of(op: &Op) -> Vec<Access> {
     let acc = |at, n, write| block(Mem::Buf(Buf::Acc), at, n, write);
     match op {
-        Op::Config(_) | Op::End => Vec::new(),
+        Op::Config(_) | Op::End | Op::Sync(_) => Vec::new(),
         Op::Load(l) => {
             let rows = u64::from(l.y) + u64::from(l.pad_top) + u64::from(l.pad_bottom);
             let cols = u64::from(l.x) + u64::from(l.pad_left) + u64::from(l.pad_right);

@@ -1,6 +1,8 @@
 //! qweave's ISA simulator: runs a program on a DRAM image as the accelerator would, with every
 //! effect exact (`docs/isa.md`) and cycles counted by the cycle model, including load, compute
-//! and store overlap through the dependency tokens and the shared DRAM port.
+//! and store overlap through the dependency tokens and the shared DRAM port. Instructions of
+//! different queues that touch the same data without tokens ordering them are reported as a
+//! race, so an emitter's missing token cannot go unnoticed because the timing was lucky.
 //!
 //! It knows nothing of graphs: it sees a [`HwConfig`], the instructions and DRAM. Bundles
 //! (manifest, weights, inputs) are read by the CLI, which places the inputs and reads the
@@ -77,10 +79,10 @@ pub enum SimError {
         /// Its queue.
         queue: &'static str,
     },
-    /// Two instructions of different queues ran at the same time on overlapping data, one
-    /// writing: a missing dependency token.
+    /// Two instructions of different queues touch the same data, one writing, and no chain
+    /// of dependency tokens orders them.
     #[error(
-        "race: instruction {second} ({second_op}) starts while instruction {first} ({first_op}) runs, and they touch the same {mem} entries; a dependency token is missing"
+        "race: instructions {first} ({first_op}) and {second} ({second_op}) touch the same {mem} entries, and no dependency tokens order them"
     )]
     Race {
         /// The earlier instruction.

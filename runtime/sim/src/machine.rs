@@ -112,7 +112,7 @@ impl<'c> Machine<'c> {
             Op::Threshold(t) => self.threshold(t),
             Op::Pool(p) => self.pool(p),
             Op::Store(s) => self.store(s),
-            Op::End => Ok(()),
+            Op::End | Op::Sync(_) => Ok(()),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The controller: three in-order queues, four token FIFOs and one DRAM port. Instructions
-//! run in order of their start cycles; each one's effect is applied as it starts, and
-//! overlapping instructions of different queues are checked for races.
+//! run in order of their start cycles and each one's effect is applied as it starts. Vector
+//! clocks carried by the tokens tell which instructions of other queues an instruction is
+//! ordered after; touching the same data as one it is not ordered after is a race, whatever
+//! the timing happened to be.
 
 use crate::footprint::{self, Access};
 use crate::machine::Machine;
@@ -19,13 +21,18 @@ fn qi(q: Queue) -> usize {
     }
 }
 
-/// An instruction that has started: its queue, index, finish time and what it touches.
-struct Running {
-    queue: Queue,
+/// How many instructions of each queue an instruction is ordered after (itself included).
+type Clock = [u64; 3];
+
+/// An instruction that ran: its place in its queue, its index and what it touched.
+struct Done {
+    seq: u64,
     index: usize,
-    end: u64,
     accesses: Vec<Access>,
 }
+
+/// A token: when it was pushed and the pusher's clock.
+type Token = (u64, Clock);
 
 /// Runs `program` on `machine`.
 pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Result<Run, SimError> {
@@ -50,10 +57,12 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
     }
     let mut next = [0usize; 3];
     let mut free_at = [0u64; 3];
-    // tokens[from][to]: the cycles tokens were pushed at
-    let mut tokens: [[VecDeque<u64>; 3]; 3] = Default::default();
+    // tokens[from][to]
+    let mut tokens: [[VecDeque<Token>; 3]; 3] = Default::default();
+    let mut clocks: [Clock; 3] = [[0; 3]; 3];
+    // per queue, the instructions some other queue is not yet ordered after
+    let mut history: [Vec<Done>; 3] = Default::default();
     let mut dram_free = 0u64;
-    let mut running: Vec<Running> = Vec::new();
     let mut run = Run {
         cycles: 0,
         macs: 0,
@@ -76,7 +85,7 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
             for (pop, from) in [(i.deps.pop_prev, q.prev()), (i.deps.pop_next, q.next())] {
                 if let (true, Some(from)) = (pop && !on_load, from) {
                     match tokens[qi(from)][qi(q)].front() {
-                        Some(&t) => start = start.max(t),
+                        Some(&(t, _)) => start = start.max(t),
                         None => ready = false,
                     }
                 }
@@ -104,13 +113,20 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
         };
         let i = &program[k];
         let on_load = q == Queue::Load && matches!(i.op, Op::Config(_));
+        let mut clock = clocks[qi(q)];
         if !on_load {
             for (pop, from) in [(i.deps.pop_prev, q.prev()), (i.deps.pop_next, q.next())] {
-                if let (true, Some(from)) = (pop, from) {
-                    tokens[qi(from)][qi(q)].pop_front();
+                if let (true, Some(from)) = (pop, from)
+                    && let Some((_, c)) = tokens[qi(from)][qi(q)].pop_front()
+                {
+                    for (mine, theirs) in clock.iter_mut().zip(c) {
+                        *mine = (*mine).max(theirs);
+                    }
                 }
             }
         }
+        clock[qi(q)] += 1;
+        clocks[qi(q)] = clock;
         let rate = m.compute.map_or(1, |a| a.macs_per_pe);
         let cost = if on_load {
             cycles::Cost {
@@ -121,31 +137,43 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
             cycles::cost(hw, rate, &i.op)
         };
         let end = start + cost.cycles;
-        // races with instructions of other queues still running
-        running.retain(|r| r.end > start);
+        // races with instructions of other queues this one is not ordered after
         let accesses = footprint::of(&i.op);
-        for r in running.iter().filter(|r| r.queue != q) {
-            if let Some((a, _)) = accesses
-                .iter()
-                .flat_map(|a| r.accesses.iter().map(move |b| (a, b)))
-                .find(|(a, b)| a.conflicts(b))
-            {
-                return Err(SimError::Race {
-                    first: r.index,
-                    first_op: program[r.index].op.mnemonic(),
-                    second: k,
-                    second_op: i.op.mnemonic(),
-                    mem: a.mem.name(),
-                });
+        for r in Queue::ALL.into_iter().filter(|&r| r != q) {
+            let unordered = history[qi(r)].iter().filter(|d| d.seq > clock[qi(r)]);
+            for d in unordered {
+                let hit = accesses
+                    .iter()
+                    .find(|a| d.accesses.iter().any(|b| a.conflicts(b)));
+                if let Some(a) = hit {
+                    return Err(SimError::Race {
+                        first: d.index,
+                        first_op: program[d.index].op.mnemonic(),
+                        second: k,
+                        second_op: i.op.mnemonic(),
+                        mem: a.mem.name(),
+                    });
+                }
             }
         }
         m.execute(&i.op, q).map_err(|message| err(k, message))?;
-        running.push(Running {
-            queue: q,
-            index: k,
-            end,
-            accesses,
-        });
+        if !accesses.is_empty() {
+            history[qi(q)].push(Done {
+                seq: clock[qi(q)],
+                index: k,
+                accesses,
+            });
+        }
+        // forget what every other queue is ordered after
+        for r in Queue::ALL {
+            let known = Queue::ALL
+                .into_iter()
+                .filter(|&o| o != r)
+                .map(|o| clocks[qi(o)][qi(r)])
+                .min()
+                .unwrap_or(0);
+            history[qi(r)].retain(|d| d.seq > known);
+        }
         free_at[qi(q)] = end;
         if transfers(&i.op) {
             dram_free = end;
@@ -153,7 +181,7 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
         if !on_load {
             for (push, to) in [(i.deps.push_prev, q.prev()), (i.deps.push_next, q.next())] {
                 if let (true, Some(to)) = (push, to) {
-                    tokens[qi(q)][qi(to)].push_back(end);
+                    tokens[qi(q)][qi(to)].push_back((end, clock));
                 }
             }
         }

@@ -138,7 +138,7 @@ fn a_missing_token_is_a_race_and_a_token_never_pushed_a_deadlock() {
     let racy = asm(&format!("{cfg}\n{load}\n{gemm}\nend @0\n"));
     let e = simulate(&hw, &racy, vec![0; 4096]).unwrap_err();
     assert!(matches!(e, SimError::Race { mem: "inp", .. }), "{e}");
-    assert!(e.to_string().contains("token is missing"));
+    assert!(e.to_string().contains("no dependency tokens order them"));
     let ordered = asm(&format!(
         "{cfg}\n{load} push=next\n{gemm} pop=prev\nend @0\n"
     ));
@@ -269,4 +269,35 @@ end @0",
     );
     let e = simulate(&hw, &p, vec![100, 0, 0]).unwrap_err().to_string();
     assert!(e.contains("100 is not a 4-bit signed value"), "{e}");
+}
+
+/// A layer boundary: the next layer's load reads what the last store wrote, ordered through
+/// the compute queue by two `sync`s; without them the two transfers race on DRAM.
+#[test]
+fn syncs_order_a_load_after_the_store_it_reads() {
+    let hw = Target::Sim.preset();
+    let body = |barrier: bool| {
+        let (s, c, l) = if barrier {
+            (
+                " push=prev",
+                "sync @0 queue=compute pop=next push=prev\n",
+                " pop=next",
+            )
+        } else {
+            ("", "", "")
+        };
+        format!(
+            "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32
+load @0 buf=acc fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=64 zs=0 ys=0 xs=1 offset=0 fill=0 push=next
+store @0 sram=0 dram=64 fmt=signed bits=8 z=1 y=1 x=64 zs=0 ys=0 xs=1 pop=prev{s}
+{c}load @1 buf=inp fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=64 z=1 y=1 x=64 zs=0 ys=0 xs=1 offset=0 fill=0{l}
+end @1
+"
+        )
+    };
+    let dram: Vec<u8> = (0..128).map(|i| i as u8 % 100).collect();
+    let run = simulate(&hw, &asm(&body(true)), dram.clone()).unwrap();
+    assert_eq!(&run.dram[64..], &dram[..64]);
+    let e = simulate(&hw, &asm(&body(false)), dram).unwrap_err();
+    assert!(matches!(e, SimError::Race { mem: "DRAM", .. }), "{e}");
 }
