@@ -322,21 +322,46 @@ mod tests {
                     zs: plane,
                     ys: u32::from(w),
                     xs: 1,
+                    bit: 0,
                 }]);
             }
         }
         let mut dram = vec![0u8; 28192];
         for e in 0..u64::from(plane) * 16 {
-            write(&mut dram, a, e, 8, Format::Signed, (e % 50) as i64 - 25).unwrap();
+            write(
+                &mut dram,
+                8 * u64::from(a),
+                e,
+                8,
+                Format::Signed,
+                (e % 50) as i64 - 25,
+            )
+            .unwrap();
         }
         // identity filters times 2; layer 0 requantizes by 1, layer 1 by 1 with zero point 1
         for layer in 0..2u32 {
             for k in 0..16u64 {
-                write(&mut dram, wgt + layer * 256, k * 17, 8, Format::Signed, 2).unwrap();
+                write(
+                    &mut dram,
+                    8 * u64::from(wgt + layer * 256),
+                    k * 17,
+                    8,
+                    Format::Signed,
+                    2,
+                )
+                .unwrap();
             }
             let rec = [1, 0, 0, i64::from(layer)];
             for (k, v) in rec.into_iter().enumerate() {
-                write(&mut dram, par + layer * 16, k as u64, 32, Format::Signed, v).unwrap();
+                write(
+                    &mut dram,
+                    8 * u64::from(par + layer * 16),
+                    k as u64,
+                    32,
+                    Format::Signed,
+                    v,
+                )
+                .unwrap();
             }
         }
         (s.finish(), dram)
@@ -357,7 +382,7 @@ mod tests {
                 let x = (e % 50) as i64 - 25;
                 let want = (4 * x + 1).clamp(-128, 127);
                 assert_eq!(
-                    read(&run.dram, 18432, e, 8, Format::Signed),
+                    read(&run.dram, 8 * 18432, e, 8, Format::Signed),
                     Some(want),
                     "rows {rows}, value {e}"
                 );

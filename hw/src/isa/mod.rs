@@ -163,6 +163,8 @@ operands! {
         offset: i64,
         /// Written at padded positions.
         fill: i64,
+        /// Bit of the `dram` byte where the first value starts (0 to 7).
+        bit: u8,
     }
 }
 
@@ -406,6 +408,8 @@ operands! {
         ys: u32,
         /// DRAM values between values of a row.
         xs: u32,
+        /// Bit of the `dram` byte where the first value starts (0 to 7).
+        bit: u8,
     }
 }
 

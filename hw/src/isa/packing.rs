@@ -1,5 +1,5 @@
-//! Values packed at their true width in DRAM: value `e` of a region at byte `base` takes bits
-//! `[8 base + e bits, 8 base + (e + 1) bits)`, lowest bit first (`docs/isa.md`).
+//! Values packed at their true width in DRAM: value `e` of a region starting at bit `base`
+//! takes bits `[base + e bits, base + (e + 1) bits)`, lowest bit first (`docs/isa.md`).
 
 use super::Format;
 
@@ -32,20 +32,26 @@ pub fn valid_width(fmt: Format, bits: u8) -> bool {
     }
 }
 
-/// The bit position of value `index` of a region at byte `base`, and the byte just past it.
-fn span(base: u32, index: u64, bits: u8) -> (u64, u64) {
-    let at = u64::from(base) * 8 + index * u64::from(bits);
+/// The DRAM bit address of a region that starts at bit `bit` (0 to 7) of byte `byte`.
+pub fn bit_address(byte: u32, bit: u8) -> u64 {
+    u64::from(byte) * 8 + u64::from(bit)
+}
+
+/// The bit position of value `index` of a region starting at bit `base`, and the byte just
+/// past it.
+fn span(base: u64, index: u64, bits: u8) -> (u64, u64) {
+    let at = base + index * u64::from(bits);
     (at, (at + u64::from(bits)).div_ceil(8))
 }
 
 /// The byte just past value `index`, for bounds checks.
-pub fn end_byte(base: u32, index: u64, bits: u8) -> u64 {
+pub fn end_byte(base: u64, index: u64, bits: u8) -> u64 {
     span(base, index, bits).1
 }
 
 /// Reads value `index` of a region; `None` past the end of `dram` or for a width `fmt` does
 /// not store at.
-pub fn read(dram: &[u8], base: u32, index: u64, bits: u8, fmt: Format) -> Option<i64> {
+pub fn read(dram: &[u8], base: u64, index: u64, bits: u8, fmt: Format) -> Option<i64> {
     if !valid_width(fmt, bits) {
         return None;
     }
@@ -72,7 +78,7 @@ pub fn read(dram: &[u8], base: u32, index: u64, bits: u8, fmt: Format) -> Option
 /// wrong: the value does not fit, or the region runs past `dram`.
 pub fn write(
     dram: &mut [u8],
-    base: u32,
+    base: u64,
     index: u64,
     bits: u8,
     fmt: Format,
@@ -116,21 +122,29 @@ mod tests {
     fn values_pack_at_their_width_lowest_bit_first() {
         let mut d = vec![0u8; 8];
         for (i, v) in [-4, 3, -1, 0, 2].into_iter().enumerate() {
-            write(&mut d, 1, i as u64, 3, Format::Signed, v).unwrap();
+            write(&mut d, 8, i as u64, 3, Format::Signed, v).unwrap();
         }
         // 100 011 111 000 010 from bit 8 on: byte 1 = 0b11_011_100, byte 2 = 0b0_010_000_1
         assert_eq!(&d[..3], &[0, 0b1101_1100, 0b0010_0001]);
         let back: Vec<i64> = (0..5)
-            .map(|i| read(&d, 1, i, 3, Format::Signed).unwrap())
+            .map(|i| read(&d, 8, i, 3, Format::Signed).unwrap())
             .collect();
         assert_eq!(back, [-4, 3, -1, 0, 2]);
-        assert_eq!(read(&d, 1, 0, 3, Format::Unsigned), Some(4));
+        assert_eq!(read(&d, 8, 0, 3, Format::Unsigned), Some(4));
         write(&mut d, 0, 5, 1, Format::Bipolar, 1).unwrap();
         assert_eq!(d[0], 0b10_0000);
         assert_eq!(read(&d, 0, 5, 1, Format::Bipolar), Some(1));
         assert_eq!(read(&d, 0, 4, 1, Format::Bipolar), Some(-1));
-        write(&mut d, 4, 0, 32, Format::Unsigned, u32::MAX.into()).unwrap();
-        assert_eq!(read(&d, 4, 0, 32, Format::Signed), Some(-1));
+        write(&mut d, 32, 0, 32, Format::Unsigned, u32::MAX.into()).unwrap();
+        assert_eq!(read(&d, 32, 0, 32, Format::Signed), Some(-1));
+        // a region may start inside a byte: 5 then -3 as 4-bit values from bit 2 of byte 7
+        let mut e = vec![0u8; 9];
+        let at = bit_address(7, 2);
+        write(&mut e, at, 0, 4, Format::Signed, 5).unwrap();
+        write(&mut e, at, 1, 4, Format::Signed, -3).unwrap();
+        assert_eq!(&e[7..], &[0b0101_0100, 0b11]);
+        assert_eq!(read(&e, at, 1, 4, Format::Signed), Some(-3));
+        assert_eq!(end_byte(at, 1, 4), 9);
     }
 
     #[test]

@@ -182,7 +182,7 @@ mod tests {
     fn lines_assemble_and_print_back() {
         let src = "# a comment\n\
             load @2 buf=inp fmt=signed bits=8 pad_top=1 pad_bottom=1 pad_left=1 pad_right=1 \
-            sram=0 dram=0x40 z=1 y=8 x=8 zs=64 ys=8 xs=1 offset=-128 fill=0 push=next\n\
+            sram=0 dram=0x40 z=1 y=8 x=8 zs=64 ys=8 xs=1 offset=-128 fill=0 bit=0 push=next\n\
             \n\
             end @2 pop=prev # done\n";
         let p = parse(src).unwrap();
@@ -220,7 +220,7 @@ mod tests {
             ),
             ("end @0 pop=up", "sides are prev and next"),
             (
-                "store @0 sram=0 dram=0 fmt=signed bits=8 z=1 y=1 x=1 zs=0 ys=0 xs=1 push=next",
+                "store @0 sram=0 dram=0 fmt=signed bits=8 z=1 y=1 x=1 zs=0 ys=0 xs=1 bit=0 push=next",
                 "no next neighbour",
             ),
             ("end @0 @1", "two layers"),

@@ -1,7 +1,7 @@
 //! What each instruction reads and writes, as address ranges per memory, for the race check
 //! between instructions of different queues that run at the same time.
 
-use qweave_hw::isa::packing::end_byte;
+use qweave_hw::isa::packing::{bit_address, end_byte};
 use qweave_hw::isa::{Buf, Op};
 
 /// A memory an instruction touches.
@@ -46,7 +46,7 @@ fn block(mem: Mem, at: u32, n: u64, write: bool) -> Access {
 }
 
 /// The DRAM bytes a strided transfer touches (their bounding range).
-fn dram(at: u32, bits: u8, size: [u16; 3], stride: [u32; 3], write: bool) -> Access {
+fn dram(at: u64, bits: u8, size: [u16; 3], stride: [u32; 3], write: bool) -> Access {
     let far: u64 = size
         .iter()
         .zip(stride)
@@ -54,7 +54,7 @@ fn dram(at: u32, bits: u8, size: [u16; 3], stride: [u32; 3], write: bool) -> Acc
         .sum();
     Access {
         mem: Mem::Dram,
-        lo: u64::from(at),
+        lo: at / 8,
         hi: end_byte(at, far, bits),
         write,
     }
@@ -73,13 +73,25 @@ pub(crate) fn of(op: &Op) -> Vec<Access> {
             let rows = u64::from(l.y) + u64::from(l.pad_top) + u64::from(l.pad_bottom);
             let cols = u64::from(l.x) + u64::from(l.pad_left) + u64::from(l.pad_right);
             vec![
-                dram(l.dram, l.bits, [l.z, l.y, l.x], [l.zs, l.ys, l.xs], false),
+                dram(
+                    bit_address(l.dram, l.bit),
+                    l.bits,
+                    [l.z, l.y, l.x],
+                    [l.zs, l.ys, l.xs],
+                    false,
+                ),
                 block(Mem::Buf(l.buf), l.sram, u64::from(l.z) * rows * cols, true),
             ]
         }
         Op::Store(s) => vec![
             acc(s.sram, n3(s.z, s.y, s.x), false),
-            dram(s.dram, s.bits, [s.z, s.y, s.x], [s.zs, s.ys, s.xs], true),
+            dram(
+                bit_address(s.dram, s.bit),
+                s.bits,
+                [s.z, s.y, s.x],
+                [s.zs, s.ys, s.xs],
+                true,
+            ),
         ],
         Op::Gemm(g) => {
             let (groups, cin, m) = (u64::from(g.groups), u64::from(g.cin), u64::from(g.m));

@@ -45,6 +45,13 @@ fn wrap(v: i64, bits: u8) -> i64 {
     (v << s) >> s
 }
 
+fn check_transfer(what: &str, fmt: Format, bits: u8, bit: u8) -> R {
+    if bit > 7 {
+        return Err(format!("{what}: bit {bit} is not a bit of a byte (0 to 7)"));
+    }
+    check_width(what, fmt, bits)
+}
+
 fn check_width(what: &str, fmt: Format, bits: u8) -> R {
     if valid_width(fmt, bits) {
         Ok(())
@@ -162,7 +169,8 @@ impl<'c> Machine<'c> {
     }
 
     fn load(&mut self, l: &Load) -> R {
-        check_width("load", l.fmt, l.bits)?;
+        check_transfer("load", l.fmt, l.bits, l.bit)?;
+        let base = packing::bit_address(l.dram, l.bit);
         let (ys, xs) = (
             usize::from(l.y) + usize::from(l.pad_top) + usize::from(l.pad_bottom),
             usize::from(l.x) + usize::from(l.pad_left) + usize::from(l.pad_right),
@@ -211,15 +219,14 @@ impl<'c> Machine<'c> {
                         let e = p * u64::from(l.zs)
                             + (r - usize::from(l.pad_top)) as u64 * u64::from(l.ys)
                             + (q - usize::from(l.pad_left)) as u64 * u64::from(l.xs);
-                        let raw = packing::read(&self.dram, l.dram, e, l.bits, l.fmt).ok_or_else(
-                            || {
+                        let raw =
+                            packing::read(&self.dram, base, e, l.bits, l.fmt).ok_or_else(|| {
                                 format!(
                                     "reads DRAM byte {}, past its {} bytes",
-                                    packing::end_byte(l.dram, e, l.bits) - 1,
+                                    packing::end_byte(base, e, l.bits) - 1,
                                     self.dram.len()
                                 )
-                            },
-                        )?;
+                            })?;
                         i64::try_from(i128::from(raw) - i128::from(l.offset))
                             .map_err(|_| "the offset value overflows 64 bits".to_string())?
                     } else {
@@ -522,14 +529,15 @@ impl<'c> Machine<'c> {
     }
 
     fn store(&mut self, s: &Store) -> R {
-        check_width("store", s.fmt, s.bits)?;
+        check_transfer("store", s.fmt, s.bits, s.bit)?;
+        let base = packing::bit_address(s.dram, s.bit);
         extent("acc", s.sram, n3(s.z, s.y, s.x), self.acc.len())?;
         let mut k = s.sram as usize;
         for p in 0..u64::from(s.z) {
             for r in 0..u64::from(s.y) {
                 for q in 0..u64::from(s.x) {
                     let e = p * u64::from(s.zs) + r * u64::from(s.ys) + q * u64::from(s.xs);
-                    packing::write(&mut self.dram, s.dram, e, s.bits, s.fmt, self.acc[k])
+                    packing::write(&mut self.dram, base, e, s.bits, s.fmt, self.acc[k])
                         .map_err(|m| format!("value {e} of the region: {m}"))?;
                     k += 1;
                 }

@@ -26,19 +26,19 @@ fn values(n: usize, lo: i64, hi: i64, seed: u64) -> Vec<i64> {
 
 fn pack(dram: &mut [u8], at: u32, bits: u8, fmt: Format, vs: &[i64]) {
     for (e, &v) in vs.iter().enumerate() {
-        write(dram, at, e as u64, bits, fmt, v).unwrap();
+        write(dram, 8 * u64::from(at), e as u64, bits, fmt, v).unwrap();
     }
 }
 
 const PADDED_CONV: &str = "
 config @0 w=4 a=8 wfmt=signed afmt=unsigned acc_bits=20
-load @0 buf=inp fmt=unsigned bits=8 pad_top=1 pad_bottom=1 pad_left=1 pad_right=1 sram=0 dram=0 z=2 y=4 x=4 zs=16 ys=4 xs=1 offset=0 fill=0
-load @0 buf=wgt fmt=signed bits=4 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=32 z=1 y=1 x=54 zs=0 ys=0 xs=1 offset=0 fill=0 push=next
-load @0 buf=acc fmt=signed bits=32 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=64 z=3 y=4 x=4 zs=1 ys=0 xs=0 offset=0 fill=0
-load @0 buf=par fmt=signed bits=32 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=80 z=1 y=1 x=12 zs=0 ys=0 xs=1 offset=0 fill=0
+load @0 buf=inp fmt=unsigned bits=8 pad_top=1 pad_bottom=1 pad_left=1 pad_right=1 sram=0 dram=0 z=2 y=4 x=4 zs=16 ys=4 xs=1 offset=0 fill=0 bit=0
+load @0 buf=wgt fmt=signed bits=4 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=32 z=1 y=1 x=54 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0 push=next
+load @0 buf=acc fmt=signed bits=32 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=64 z=3 y=4 x=4 zs=1 ys=0 xs=0 offset=0 fill=0 bit=0
+load @0 buf=par fmt=signed bits=32 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=80 z=1 y=1 x=12 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0
 gemm @0 inp=0 wgt=0 acc=0 groups=1 cin=2 ih=6 iw=6 m=3 oh=4 ow=4 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 reset=0 pop=prev
 requant @0 acc=0 z=3 y=4 x=4 par=0 pstride=4 rounding=half_even ofmt=unsigned obits=8 push=next
-store @0 sram=0 dram=128 fmt=unsigned bits=8 z=3 y=4 x=4 zs=16 ys=4 xs=1 pop=prev
+store @0 sram=0 dram=128 fmt=unsigned bits=8 z=3 y=4 x=4 zs=16 ys=4 xs=1 bit=0 pop=prev
 end @0
 ";
 
@@ -76,7 +76,7 @@ fn a_padded_convolution_matches_its_formula() {
                 .clamp(0, 255) as i64;
                 let e = (o as i64 * 16 + i * 4 + j) as u64;
                 assert_eq!(
-                    read(&run.dram, 128, e, 8, Format::Unsigned),
+                    read(&run.dram, 8 * 128, e, 8, Format::Unsigned),
                     Some(want),
                     "filter {o} at {i},{j}"
                 );
@@ -98,7 +98,7 @@ fn ping_pong_loads_overlap_compute() {
     let half = hw.rows * hw.input_bank_bytes; // entries of one half at 8 bits
     let tile = |sram: u32, dram: u32, deps: &str| {
         format!(
-            "load @0 buf=inp fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram={sram} dram={dram} z=8 y=16 x=16 zs=256 ys=16 xs=1 offset=0 fill=0 {deps}\n"
+            "load @0 buf=inp fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram={sram} dram={dram} z=8 y=16 x=16 zs=256 ys=16 xs=1 offset=0 fill=0 bit=0 {deps}\n"
         )
     };
     let gemm = |inp: u32, acc: u32, deps: &str| {
@@ -108,7 +108,7 @@ fn ping_pong_loads_overlap_compute() {
     };
     let prog = [
         "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32\n".to_string(),
-        "load @0 buf=wgt fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=4096 z=1 y=1 x=576 zs=0 ys=0 xs=1 offset=0 fill=0\n".into(),
+        "load @0 buf=wgt fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=4096 z=1 y=1 x=576 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0\n".into(),
         tile(0, 0, "push=next"),
         tile(half, 2048, "push=next"),
         gemm(0, 0, "pop=prev"),
@@ -131,7 +131,7 @@ fn ping_pong_loads_overlap_compute() {
 #[test]
 fn a_missing_token_is_a_race_and_a_token_never_pushed_a_deadlock() {
     let hw = Target::Sim.preset();
-    let load = "load @0 buf=inp fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=8 y=16 x=16 zs=256 ys=16 xs=1 offset=0 fill=0";
+    let load = "load @0 buf=inp fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=8 y=16 x=16 zs=256 ys=16 xs=1 offset=0 fill=0 bit=0";
     let gemm = "gemm @0 inp=0 wgt=0 acc=0 groups=1 cin=8 ih=16 iw=16 m=8 oh=14 ow=14 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 reset=1";
     let cfg = "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32";
     // the gemm does not wait for the load of the tile it reads
@@ -163,7 +163,7 @@ fn post_processing_computes_its_formulas() {
     let hw = Target::Sim.preset();
     let acc_load = |sram, dram, n, offset| {
         format!(
-            "load @1 buf=acc fmt=signed bits=16 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram={sram} dram={dram} z=1 y=1 x={n} zs=0 ys=0 xs=1 offset={offset} fill=0\n"
+            "load @1 buf=acc fmt=signed bits=16 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram={sram} dram={dram} z=1 y=1 x={n} zs=0 ys=0 xs=1 offset={offset} fill=0 bit=0\n"
         )
     };
     // a: 8 values at 0, b: 2 values at 16 (broadcast per channel), table at 32, thresholds at 64
@@ -186,21 +186,21 @@ fn post_processing_computes_its_formulas() {
         acc_load(8, 16, 2, 3), // offset: b - 3
         // a (2 channels of 4) + b broadcast per channel, saturated to i8
         "alu @1 op=add dst=0 src=8 z=2 y=1 x=4 szs=1 sys=0 sxs=0 dzp=0 szp=0 ozp=0 ofmt=signed obits=8\n".into(),
-        "store @1 sram=0 dram=96 fmt=signed bits=8 z=1 y=1 x=8 zs=0 ys=0 xs=1\n".into(),
+        "store @1 sram=0 dram=96 fmt=signed bits=8 z=1 y=1 x=8 zs=0 ys=0 xs=1 bit=0\n".into(),
         acc_load(16, 0, 8, 0),
         "clamp @1 acc=16 z=1 y=1 x=8 lo=-3 hi=12\n".into(),
-        "load @1 buf=lut fmt=unsigned bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=32 z=1 y=1 x=16 zs=0 ys=0 xs=1 offset=0 fill=0\n".into(),
+        "load @1 buf=lut fmt=unsigned bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=32 z=1 y=1 x=16 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0\n".into(),
         "lut @1 acc=16 z=1 y=1 x=8 lut=0 entries=16 min=-3\n".into(),
-        "store @1 sram=16 dram=104 fmt=unsigned bits=8 z=1 y=1 x=8 zs=0 ys=0 xs=1\n".into(),
+        "store @1 sram=16 dram=104 fmt=unsigned bits=8 z=1 y=1 x=8 zs=0 ys=0 xs=1 bit=0\n".into(),
         acc_load(24, 0, 8, 0),
-        "load @1 buf=par fmt=signed bits=16 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=64 z=1 y=1 x=8 zs=0 ys=0 xs=1 offset=0 fill=0\n".into(),
+        "load @1 buf=par fmt=signed bits=16 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=64 z=1 y=1 x=8 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0\n".into(),
         "thresh @1 acc=24 z=2 y=1 x=4 par=0 count=4 pstride=4 bias=-1 ofmt=signed obits=2\n".into(),
-        "store @1 sram=24 dram=112 fmt=signed bits=8 z=1 y=1 x=8 zs=0 ys=0 xs=1\n".into(),
+        "store @1 sram=24 dram=112 fmt=signed bits=8 z=1 y=1 x=8 zs=0 ys=0 xs=1 bit=0\n".into(),
         acc_load(32, 0, 8, 0),
         // 2x2 windows of a 2x4 plane with stride 2: max, then sum
         "pool @1 kind=max src=32 dst=40 c=1 ih=2 iw=4 oh=1 ow=2 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1\n".into(),
         "pool @1 kind=sum src=32 dst=42 c=1 ih=2 iw=4 oh=1 ow=2 kh=2 kw=2 sh=2 sw=2 dh=1 dw=1\n".into(),
-        "store @1 sram=40 dram=120 fmt=signed bits=16 z=1 y=1 x=4 zs=0 ys=0 xs=1\n".into(),
+        "store @1 sram=40 dram=120 fmt=signed bits=16 z=1 y=1 x=4 zs=0 ys=0 xs=1 bit=0\n".into(),
         "end @1\n".into(),
     ]
     .concat();
@@ -218,7 +218,7 @@ fn post_processing_computes_its_formulas() {
     let run = simulate(&hw, &p, dram).unwrap();
     let got = |at: u32, n: u64, bits: u8| -> Vec<i64> {
         (0..n)
-            .map(|e| read(&run.dram, at, e, bits, Format::Signed).unwrap())
+            .map(|e| read(&run.dram, 8 * u64::from(at), e, bits, Format::Signed).unwrap())
             .collect()
     };
     // a + (b - 3): channel 0 adds 7, channel 1 adds -23, saturated to [-128, 127]
@@ -231,7 +231,7 @@ fn post_processing_computes_its_formulas() {
         })
         .collect();
     let unsigned: Vec<i64> = (0..8)
-        .map(|e| read(&run.dram, 104, e, 8, Format::Unsigned).unwrap())
+        .map(|e| read(&run.dram, 8 * 104, e, 8, Format::Unsigned).unwrap())
         .collect();
     assert_eq!(unsigned, squares);
     // channel 0 thresholds -10, 0, 10, 100; channel 1: 0, 1, 2, 3; bias -1, into i2
@@ -246,7 +246,7 @@ fn values_that_do_not_fit_stop_the_run_naming_the_instruction() {
     // 200 is not a signed 8-bit operand
     let p = asm(
         "config @2 w=8 a=8 wfmt=signed afmt=signed acc_bits=32
-load @2 buf=inp fmt=unsigned bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=1 zs=0 ys=0 xs=1 offset=0 fill=0
+load @2 buf=inp fmt=unsigned bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=1 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0
 end @2",
     );
     let e = simulate(&hw, &p, vec![200]).unwrap_err().to_string();
@@ -263,8 +263,8 @@ end @2",
     assert!(e.contains("w2a8 is not one of the PE's"), "{e}");
     // a store of a value its format cannot hold
     let p = asm(
-        "load @0 buf=acc fmt=signed bits=16 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=1 zs=0 ys=0 xs=1 offset=0 fill=0 push=next
-store @0 sram=0 dram=2 fmt=signed bits=4 z=1 y=1 x=1 zs=0 ys=0 xs=1 pop=prev
+        "load @0 buf=acc fmt=signed bits=16 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=1 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0 push=next
+store @0 sram=0 dram=2 fmt=signed bits=4 z=1 y=1 x=1 zs=0 ys=0 xs=1 bit=0 pop=prev
 end @0",
     );
     let e = simulate(&hw, &p, vec![100, 0, 0]).unwrap_err().to_string();
@@ -288,9 +288,9 @@ fn syncs_order_a_load_after_the_store_it_reads() {
         };
         format!(
             "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32
-load @0 buf=acc fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=64 zs=0 ys=0 xs=1 offset=0 fill=0 push=next
-store @0 sram=0 dram=64 fmt=signed bits=8 z=1 y=1 x=64 zs=0 ys=0 xs=1 pop=prev{s}
-{c}load @1 buf=inp fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=64 z=1 y=1 x=64 zs=0 ys=0 xs=1 offset=0 fill=0{l}
+load @0 buf=acc fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=64 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0 push=next
+store @0 sram=0 dram=64 fmt=signed bits=8 z=1 y=1 x=64 zs=0 ys=0 xs=1 bit=0 pop=prev{s}
+{c}load @1 buf=inp fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=64 z=1 y=1 x=64 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0{l}
 end @1
 "
         )
