@@ -1,4 +1,295 @@
-//! The accelerator program: instruction streams with their dependency tokens
-//! ([`streams::Streams`]).
+//! The accelerator program: a q-level graph mapped onto the template as instruction streams
+//! with their dependency tokens ([`streams::Streams`]), a DRAM image with the packed
+//! constants, and where every input, output and layer result lives.
+//!
+//! [`compile`] plans the layers ([`plan`]), gives every tensor that crosses a layer boundary a
+//! DRAM region ([`layout`]), and emits each layer's tiles: convolutions and matrix products
+//! on the array ([`conv`]), everything else on the post-processing unit ([`map`]).
 
+mod conv;
+pub mod layout;
+mod map;
+pub mod plan;
+pub mod post;
+mod slices;
 pub mod streams;
+pub mod window;
+
+use layout::{Dram, Region, View, format, view};
+use plan::{Anchor, Plan};
+use post::storage;
+use qweave_hw::HwConfig;
+use qweave_hw::isa::{Config, Format, Instr};
+use qweave_ir::{Graph, Value};
+use std::collections::HashMap;
+use streams::Streams;
+
+/// A compiled program.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The instructions.
+    pub program: Vec<Instr>,
+    /// DRAM: the activations' extent and the constants' image after it.
+    pub dram: Dram,
+    /// The layers, indexed as the instructions' `layer` field.
+    pub layers: Vec<LayerInfo>,
+    /// The graph inputs, in order.
+    pub inputs: Vec<Io>,
+    /// The graph outputs, in order.
+    pub outputs: Vec<Io>,
+}
+
+/// One layer as compiled.
+#[derive(Clone, Debug)]
+pub struct LayerInfo {
+    /// Its name (the source node of its first op).
+    pub name: String,
+    /// The ops it runs, by name.
+    pub ops: Vec<&'static str>,
+    /// The array's precision mode (`w8a8`), for layers on the array.
+    pub mode: Option<String>,
+    /// Output tiles.
+    pub tiles: u64,
+    /// The value it stores.
+    pub result: Value,
+    /// Where that lives.
+    pub region: Region,
+    /// Its planes, rows and columns there.
+    pub view: View,
+}
+
+/// A graph input or output.
+#[derive(Clone, Debug)]
+pub struct Io {
+    /// The graph's name for it.
+    pub name: String,
+    /// The graph value (a float one when the host quantizes or dequantizes).
+    pub outer: Value,
+    /// The integer value in DRAM.
+    pub inner: Value,
+    /// The host's `onnx.quantize_linear` or `onnx.dequantize_linear`, if any.
+    pub host_op: Option<qweave_ir::Op>,
+    /// Where it lives.
+    pub region: Region,
+}
+
+/// A graph the accelerator cannot run, naming the layer and the limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileError {
+    /// The layer (its source node).
+    pub layer: String,
+    /// The op.
+    pub op: &'static str,
+    /// What is wrong and the way out.
+    pub message: String,
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "layer '{}' (`{}`): {}",
+            self.layer, self.op, self.message
+        )
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// State while emitting.
+pub(crate) struct Emitter<'g> {
+    pub g: &'g Graph,
+    pub hw: &'g HwConfig,
+    pub dram: Dram,
+    pub regions: HashMap<Value, Region>,
+    pub s: Streams,
+}
+
+impl Emitter<'_> {
+    /// The DRAM region of `v`: a tensor in DRAM, or a constant packed on first use.
+    pub fn region(&mut self, v: Value) -> Result<Region, String> {
+        if let Some(r) = self.regions.get(&v) {
+            return Ok(*r);
+        }
+        let data = self
+            .g
+            .const_data(v)
+            .and_then(|d| d.as_int())
+            .ok_or_else(|| {
+                format!(
+                    "value {} is neither in DRAM nor a constant",
+                    self.g.values[v].name.as_deref().unwrap_or("(unnamed)")
+                )
+            })?;
+        let (fmt, bits) = format(storage(self.g.ty(v).elem)?);
+        let r = self.dram.constant(data, fmt, bits)?;
+        self.regions.insert(v, r);
+        Ok(r)
+    }
+
+    /// Accumulators per half.
+    pub fn acc_half(&self) -> u64 {
+        u64::from(self.hw.cols) * u64::from(self.hw.acc_entries) / 2
+    }
+
+    /// A mode for layers that do not use the array, with sums wrapping at `acc_bits`.
+    pub fn plain_config(&self, acc_bits: u8) -> Config {
+        let m = self.hw.modes[0].mode;
+        Config {
+            w: m.w,
+            a: m.a,
+            wfmt: Format::Signed,
+            afmt: Format::Signed,
+            acc_bits,
+        }
+    }
+
+    /// An error unless every value of `v`'s type fits an accumulator.
+    pub fn fits_acc(&self, v: Value) -> Result<(), String> {
+        let s = storage(self.g.ty(v).elem)?;
+        let bits = self.hw.acc_bits;
+        let (lo, hi) = qweave_hw::isa::packing::range(Format::Signed, bits);
+        if s.min() < lo || s.max() > hi {
+            return Err(format!(
+                "its {s} values do not fit the {bits}-bit accumulators of target {}; \
+                 narrow the intermediate (requantize earlier) or pick a target with wider \
+                 accumulators",
+                self.hw.target
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Compiles `g`, a graph at the q level, for `hw`.
+pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
+    let plan = plan::plan(g).map_err(|u| CompileError {
+        layer: plan::op_name(g, u.op),
+        op: g.ops[u.op].kind.name(),
+        message: u.message,
+    })?;
+    let graph_err = |message: String| CompileError {
+        layer: g.name.clone(),
+        op: "graph",
+        message,
+    };
+    hw.validate().map_err(|e| graph_err(e.to_string()))?;
+    let mut e = Emitter {
+        g,
+        hw,
+        dram: Dram::default(),
+        regions: HashMap::new(),
+        s: Streams::new(),
+    };
+    allocate(&mut e, &plan).map_err(graph_err)?;
+    let mut layers = Vec::with_capacity(plan.layers.len());
+    for (index, layer) in plan.layers.iter().enumerate() {
+        let first = match &layer.anchor {
+            Anchor::Conv(op) | Anchor::Pool(op) | Anchor::Concat(op) => *op,
+            Anchor::Binary { op, .. } => *op,
+            Anchor::Load(_) => layer.post[0],
+        };
+        let err = |message: String| CompileError {
+            layer: layer.name.clone(),
+            op: g.ops[first].kind.name(),
+            message,
+        };
+        let index = u16::try_from(index)
+            .map_err(|_| err("more than 65535 layers; the layer field is 16 bits".into()))?;
+        e.s.layer(index);
+        let (mode, tiles) = match &layer.anchor {
+            Anchor::Conv(op) => conv::emit(&mut e, layer, *op),
+            _ => map::emit(&mut e, layer),
+        }
+        .map_err(err)?;
+        let region = e.regions[&layer.result];
+        let rt = g.ty(layer.result);
+        let mut ops: Vec<&'static str> = Vec::new();
+        if let Anchor::Binary { pre, .. } = &layer.anchor {
+            ops.extend(pre.iter().flatten().map(|&o| g.ops[o].kind.name()));
+        }
+        if !matches!(layer.anchor, Anchor::Load(_)) {
+            ops.push(g.ops[first].kind.name());
+        }
+        ops.extend(layer.post.iter().map(|&o| g.ops[o].kind.name()));
+        layers.push(LayerInfo {
+            name: layer.name.clone(),
+            ops,
+            mode,
+            tiles,
+            result: layer.result,
+            region,
+            view: view(&rt.shape, &rt.shape).map_err(err)?,
+        });
+    }
+    let io = |hosts: &[plan::Host]| -> Result<Vec<Io>, CompileError> {
+        hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let region = *e.regions.get(&h.inner).ok_or_else(|| {
+                    graph_err(if g.ty(h.inner).elem.is_float() {
+                        format!(
+                            "graph input or output {i} is float and no `onnx.quantize_linear`                              or `onnx.dequantize_linear` at the boundary converts it; quantize                              the model (`qweave quantize`)"
+                        )
+                    } else {
+                        format!("graph input or output {i} is a constant, not a tensor in DRAM")
+                    })
+                })?;
+                Ok(Io {
+                    name: g.values[h.outer]
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| format!("#{i}")),
+                    outer: h.outer,
+                    inner: h.inner,
+                    host_op: h.op,
+                    region,
+                })
+            })
+            .collect()
+    };
+    let inputs = io(&plan.inputs)?;
+    let outputs = io(&plan.outputs)?;
+    Ok(Compiled {
+        program: e.s.finish(),
+        dram: e.dram,
+        layers,
+        inputs,
+        outputs,
+    })
+}
+
+/// Gives every tensor crossing a layer boundary its DRAM region.
+fn allocate(e: &mut Emitter<'_>, plan: &Plan) -> Result<(), String> {
+    let g = e.g;
+    let alloc = |e: &mut Emitter<'_>, v: Value| -> Result<(), String> {
+        if e.regions.contains_key(&v) {
+            return Ok(());
+        }
+        let ty = g.ty(v);
+        let (fmt, bits) = format(storage(ty.elem).map_err(|m| {
+            format!(
+                "{}: {m}",
+                g.values[v].name.as_deref().unwrap_or("a graph input")
+            )
+        })?);
+        let r = e.dram.alloc(ty.numel() as u64, fmt, bits)?;
+        e.regions.insert(v, r);
+        Ok(())
+    };
+    for h in &plan.inputs {
+        if !g.ty(h.inner).elem.is_float() {
+            alloc(e, h.inner)?;
+        }
+    }
+    for l in &plan.layers {
+        alloc(e, l.result)?;
+    }
+    for &(r, src) in &plan.aliases {
+        if let Some(&reg) = e.regions.get(&src) {
+            e.regions.insert(r, reg);
+        }
+    }
+    Ok(())
+}

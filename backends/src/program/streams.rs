@@ -94,6 +94,11 @@ impl Streams {
         self.push(Op::Config(c), Deps::default());
     }
 
+    /// The slot the next [`Streams::fill_slot`] fills, 0 or 1.
+    pub fn next_slot(&self) -> usize {
+        (self.slots_filled % 2) as usize
+    }
+
     /// Fills the next slot with `loads` (into `inp` and `wgt`); returns the slot, 0 or 1.
     pub fn fill_slot(&mut self, loads: &[Load]) -> usize {
         let slot = (self.slots_filled % 2) as usize;

@@ -1,0 +1,205 @@
+//! Running a compiled program: DRAM prepared from host tensors (quantized as the manifest
+//! says), the ISA simulator, the outputs read back, and the check of every layer's result
+//! against the reference interpreter, naming the first layer and element that differ.
+
+use crate::program::Compiled;
+use crate::program::layout::Region;
+use qweave_hw::HwConfig;
+use qweave_hw::isa::packing;
+use qweave_ir::{Data, Graph, Tensor, TensorType};
+
+/// The values of a region (its first `len`).
+pub fn read_region(dram: &[u8], r: &Region) -> Result<Vec<i64>, String> {
+    (0..r.len)
+        .map(|e| {
+            packing::read(dram, r.start, e, r.bits, r.fmt)
+                .ok_or_else(|| format!("value {e} at byte {} is past DRAM", r.byte()))
+        })
+        .collect()
+}
+
+fn host_op(g: &Graph, op: qweave_ir::Op, input: &Tensor) -> Result<Tensor, String> {
+    let d = &g.ops[op];
+    let ty = g.ty(d.results[0]).clone();
+    let mut out = qweave_interp::eval_op(&d.kind, &[input], std::slice::from_ref(&ty))
+        .map_err(|e| format!("{}: {e}", d.kind.name()))?;
+    Ok(out.outputs.remove(0))
+}
+
+/// DRAM with the constants in place and `inputs` (one per graph input, of the graph's
+/// types) quantized and packed into their regions.
+pub fn prepare(c: &Compiled, g: &Graph, inputs: &[Tensor]) -> Result<Vec<u8>, String> {
+    if inputs.len() != c.inputs.len() {
+        return Err(format!(
+            "{} inputs given, the program takes {}",
+            inputs.len(),
+            c.inputs.len()
+        ));
+    }
+    let size = usize::try_from(c.dram.size()).map_err(|_| "DRAM too large for this host")?;
+    let mut dram = vec![0u8; size];
+    let base = c.dram.constants_base() as usize;
+    dram[base..base + c.dram.image.len()].copy_from_slice(&c.dram.image);
+    for (io, t) in c.inputs.iter().zip(inputs) {
+        if &t.ty != g.ty(io.outer) {
+            return Err(format!(
+                "input {} is {:?}, the program takes {:?}",
+                io.name,
+                t.ty,
+                g.ty(io.outer)
+            ));
+        }
+        let q = match io.host_op {
+            Some(op) => host_op(g, op, t)?,
+            None => t.clone(),
+        };
+        let values = q.data.as_int().ok_or("a quantized input is not integer")?;
+        for (e, &v) in values.iter().enumerate() {
+            packing::write(
+                &mut dram,
+                io.region.start,
+                e as u64,
+                io.region.bits,
+                io.region.fmt,
+                v,
+            )
+            .map_err(|m| format!("input {} value {e}: {m}", io.name))?;
+        }
+    }
+    Ok(dram)
+}
+
+/// The graph outputs read from `dram` after a run (dequantized where the graph says so).
+pub fn outputs(c: &Compiled, g: &Graph, dram: &[u8]) -> Result<Vec<Tensor>, String> {
+    c.outputs
+        .iter()
+        .map(|io| {
+            let ty: TensorType = g.ty(io.inner).clone();
+            let q = Tensor {
+                ty,
+                data: Data::Int(read_region(dram, &io.region)?.into()),
+            };
+            match io.host_op {
+                Some(op) => host_op(g, op, &q),
+                None => Ok(q),
+            }
+        })
+        .collect()
+}
+
+/// The outcome of a simulation.
+#[derive(Debug)]
+pub struct Simulated {
+    /// The simulator's run (cycles, per-layer statistics, final DRAM).
+    pub run: qweave_sim::Run,
+    /// The graph outputs.
+    pub outputs: Vec<Tensor>,
+}
+
+/// Runs `c` on the ISA simulator with `inputs`.
+pub fn simulate(
+    c: &Compiled,
+    g: &Graph,
+    hw: &HwConfig,
+    inputs: &[Tensor],
+) -> Result<Simulated, String> {
+    let dram = prepare(c, g, inputs)?;
+    let run = qweave_sim::simulate(hw, &c.program, dram).map_err(|e| e.to_string())?;
+    let outputs = outputs(c, g, &run.dram)?;
+    Ok(Simulated { run, outputs })
+}
+
+/// The first difference between the accelerator and the interpreter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The layer's index and name.
+    pub layer: usize,
+    pub name: String,
+    /// The element's flat index and its index per axis.
+    pub element: usize,
+    pub index: Vec<u64>,
+    /// The interpreter's value and the accelerator's.
+    pub expected: i64,
+    pub found: i64,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "layer {} '{}' differs first at element {} (index {:?}): the interpreter computes {}, \
+             the accelerator {}",
+            self.layer, self.name, self.element, self.index, self.expected, self.found
+        )
+    }
+}
+
+/// Runs the interpreter on `g` with `inputs` and compares every layer's result with what
+/// the accelerator left in `dram`; the first layer (in program order) and element that
+/// differ are the error.
+pub fn check(c: &Compiled, g: &Graph, inputs: &[Tensor], dram: &[u8]) -> Result<(), CheckError> {
+    let wanted: std::collections::HashMap<qweave_ir::Value, usize> = c
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.result, i))
+        .collect();
+    let mut expected: Vec<Option<Vec<i64>>> = vec![None; c.layers.len()];
+    qweave_interp::run_observed(g, inputs, &mut |op, outcome| {
+        for (k, &v) in g.ops[op].results.iter().enumerate() {
+            if let Some(&i) = wanted.get(&v)
+                && let Some(vals) = outcome.outputs[k].data.as_int()
+            {
+                expected[i] = Some(vals.to_vec());
+            }
+        }
+    })
+    .map_err(|e| CheckError::Reference(e.to_string()))?;
+    for (i, l) in c.layers.iter().enumerate() {
+        let want = expected[i].as_ref().ok_or_else(|| {
+            CheckError::Reference(format!("layer {i} '{}' was not computed", l.name))
+        })?;
+        let got = read_region(dram, &l.region).map_err(CheckError::Reference)?;
+        if let Some(e) = (0..want.len()).find(|&e| want[e] != got[e]) {
+            let shape = &g.ty(l.result).shape;
+            let mut index = vec![0; shape.len()];
+            let mut rest = e as u64;
+            for (a, &dim) in shape.iter().enumerate().rev() {
+                index[a] = rest % dim.max(1);
+                rest /= dim.max(1);
+            }
+            return Err(CheckError::Mismatch(Mismatch {
+                layer: i,
+                name: l.name.clone(),
+                element: e,
+                index,
+                expected: want[e],
+                found: got[e],
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Why a check failed.
+#[derive(Debug)]
+pub enum CheckError {
+    /// The accelerator differs.
+    Mismatch(Mismatch),
+    /// The reference could not run.
+    Reference(String),
+}
+
+impl std::fmt::Display for CheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckError::Mismatch(m) => m.fmt(f),
+            CheckError::Reference(m) => write!(f, "the reference interpreter: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+#[cfg(test)]
+mod tests;

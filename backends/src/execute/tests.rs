@@ -1,0 +1,150 @@
+//! Hand-written q-level graphs compiled, simulated and checked against the interpreter.
+
+use super::*;
+use crate::program::compile;
+use qweave_hw::Target;
+
+fn graph(src: &str) -> Graph {
+    let g = qweave_ir::parse(src, None)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .graph;
+    qweave_ir::verify(&g).unwrap_or_else(|e| panic!("{e:?}"));
+    g
+}
+
+/// Deterministic values over a storage range.
+fn ints(n: usize, lo: i64, hi: i64, seed: u64) -> Vec<i64> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            lo + ((s >> 33) as i64).rem_euclid(hi - lo + 1)
+        })
+        .collect()
+}
+
+fn input(g: &Graph, lo: i64, hi: i64) -> Tensor {
+    let ty = g.ty(g.inputs[0]).clone();
+    let n = ty.numel();
+    Tensor {
+        ty,
+        data: Data::Int(ints(n, lo, hi, 7).into()),
+    }
+}
+
+fn run_checked(g: &Graph, target: Target, x: &Tensor) -> Simulated {
+    let hw = target.preset();
+    let c = compile(g, &hw).unwrap_or_else(|e| panic!("{e}"));
+    let s = simulate(&c, g, &hw, std::slice::from_ref(x)).unwrap_or_else(|e| panic!("{e}"));
+    check(&c, g, std::slice::from_ref(x), &s.run.dram).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.outputs,
+        qweave_interp::run(g, std::slice::from_ref(x)).unwrap()
+    );
+    s
+}
+
+/// Depthwise and grouped convolutions with strides, dilation, uneven padding and an
+/// asymmetric input zero point, requantized per channel, then max-pooled with padding.
+const DEPTHWISE: &str = r#"
+!x = quant<u4, scale = 0.5, zp = 3>
+!w = quant<i3, axis = 0, scale = [0.5, 0.5, 0.5, 0.5, 0.5, 0.5]>
+!g = quant<i4, axis = 0, scale = [0.5, 0.5, 0.5]>
+!y = quant<i5, axis = 1, scale = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0], zp = [0, 1, -1, 2, 0, 3]>
+graph @dw(%x: tensor<1x6x11x9x!x>) -> (tensor<1x6x3x2x!y>, tensor<1x3x6x5xi16>) {
+  %w = const dense<[1, -2, 3, -4, 0, 1, 2, 3, -1, 0, 1, 2, 3, -4, -3, 2, 1, 0, -1, 1, 1, 1, -2, 2, 0, 3, -3, 1, 2, 3, -1, -1, 0, 1, 2, 3, 3, 2, 1, 0, -1, -2, -3, 1, 1, 2, 2, -2, -1, 0, 1, 3, 0, -4]> : tensor<6x1x3x3x!w>
+  %b = const dense<[5, -7, 0, 100, -3, 12]> : tensor<6xi32>
+  %c = q.conv %x, %w, %b {strides = [2, 2], pads = [2, 1, 1, 0], dilations = [1, 2], group = 6, acc = i16} : tensor<1x6x6x3xi16> loc("dw")
+  %r = q.requantize %c {multiplier = [3, 5, 7, 9, 11, 13], shift = [2, 3, 1, 4, 2, 3], rounding = half_away, out = !y} : tensor<1x6x6x3x!y> loc("dw")
+  %p = q.max_pool %r {kernel = [3, 2], strides = [2, 1], pads = [1, 0, 0, 0], dilations = [1, 1]} : tensor<1x6x3x2x!y> loc("pool")
+  %g = const dense<[1, 2, -3, 4, -5, 6, -7, 0, 1, 2, 3, 4]> : tensor<3x2x2x1x!g>
+  %h = q.conv %x, %g {strides = [2, 2], pads = [1, 0, 0, 0], dilations = [1, 1], group = 3, acc = i16} : tensor<1x3x6x5xi16> loc("grouped")
+  return %p, %h
+}
+"#;
+
+#[test]
+fn depthwise_grouped_and_pooled_layers_are_exact() {
+    let g = graph(DEPTHWISE);
+    let x = input(&g, 0, 15);
+    let s = run_checked(&g, Target::Sim, &x);
+    assert!(s.run.cycles > 0);
+}
+
+/// A matrix product whose 16-bit input runs in slices, a residual add with broadcast and a
+/// table, on a target with narrow modes.
+const WIDE: &str = r#"
+!x = quant<i16, scale = 0.001, zp = -5>
+!w = quant<i4, axis = 1, scale = [0.5, 0.5, 0.5]>
+!o = quant<i8, scale = 0.1>
+!t = quant<u4, scale = 1.0>
+graph @wide(%x: tensor<1x8x!x>) -> (tensor<1x3x!t>) {
+  %w = const dense<[1, -2, 3, -4, 5, -6, 7, -8, 0, 1, 2, 3, -1, -2, -3, 4, 5, 6, 7, -7, 0, 1, 1, 1]> : tensor<8x3x!w>
+  %m = q.matmul %x, %w {acc = i24} : tensor<1x3xi24> loc("fc")
+  %r = q.requantize %m {multiplier = [1], shift = [12], rounding = half_even, out = !o} : tensor<1x3x!o> loc("fc")
+  %k = const dense<[3, -100, 7]> : tensor<3xi8>
+  %a = q.add %r, %k {out = i9} : tensor<1x3xi9> loc("add")
+  %n = q.requantize %a {multiplier = [1], shift = [1], rounding = floor, out = i8} : tensor<1x3xi8> loc("add")
+  %tb = const dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]> : tensor<256x!t>
+  %y = q.lut %n, %tb : tensor<1x3x!t> loc("table")
+  return %y
+}
+"#;
+
+#[test]
+fn wide_activations_run_in_slices_exactly() {
+    let g = graph(WIDE);
+    let x = input(&g, -32768, 32767);
+    for target in [Target::Sim, Target::Ice40up5k] {
+        run_checked(&g, target, &x);
+    }
+}
+
+#[test]
+fn a_corrupted_result_names_the_first_differing_layer_and_element() {
+    let g = graph(DEPTHWISE);
+    let hw = Target::Sim.preset();
+    let c = compile(&g, &hw).unwrap();
+    let x = input(&g, 0, 15);
+    let mut s = simulate(&c, &g, &hw, std::slice::from_ref(&x)).unwrap();
+    // flip the lowest bit of element 7 of the depthwise layer's result (5-bit values)
+    let layer = &c.layers[0];
+    assert_eq!(layer.name, "dw");
+    let bit = layer.region.start + 7 * u64::from(layer.region.bits);
+    s.run.dram[(bit / 8) as usize] ^= 1 << (bit % 8);
+    let e = check(&c, &g, &[x], &s.run.dram).unwrap_err();
+    let CheckError::Mismatch(m) = e else {
+        panic!("{e}")
+    };
+    assert_eq!((m.layer, m.name.as_str(), m.element), (0, "dw", 7));
+    assert_eq!(m.index, [0, 0, 2, 1]);
+    assert_eq!(m.found ^ m.expected, 1);
+}
+
+#[test]
+fn layers_that_do_not_fit_are_named_with_the_limit() {
+    // a 30-bit intermediate on a target with 24-bit accumulators
+    let src = r#"
+graph @g(%x: tensor<1x4xi8>) -> (tensor<1x4xi8>) {
+  %a = q.requantize %x {multiplier = [1000000], shift = [0], rounding = half_even, out = i30} : tensor<1x4xi30> loc("widen")
+  %b = q.add %a, %a {out = i30} : tensor<1x4xi30> loc("sum")
+  %y = q.requantize %b {multiplier = [1], shift = [22], rounding = half_even, out = i8} : tensor<1x4xi8> loc("narrow")
+  return %y
+}
+"#;
+    let g = graph(src);
+    let e = compile(&g, &Target::Ice40up5k.preset()).unwrap_err();
+    assert_eq!(e.layer, "widen");
+    assert!(e.message.contains("24-bit accumulators"), "{e}");
+    // the same graph runs where the accumulators are wider
+    run_checked(&g, Target::Sim, &input(&g, -128, 127));
+    // a float op left in the graph
+    let g = graph(
+        "graph @f(%x: tensor<1x4xf32>) -> (tensor<1x4xf32>) {\n  %y = onnx.relu %x : tensor<1x4xf32> loc(\"act\")\n  return %y\n}\n",
+    );
+    let e = compile(&g, &Target::Sim.preset()).unwrap_err();
+    assert_eq!((e.layer.as_str(), e.op), ("act", "onnx.relu"));
+    assert!(e.message.contains("lower"), "{e}");
+}
