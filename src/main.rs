@@ -4,12 +4,14 @@
 //! never a panic message or a backtrace.
 
 mod analyze_cmd;
+mod compile_cmd;
 mod data_set;
 mod ir_cmd;
 mod model_file;
 mod qir_file;
 mod quantize_cmd;
 mod run_cmd;
+mod simulate_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -43,6 +45,12 @@ enum Command {
     /// Compare float, source-quantized and hardware-integer semantics over a data set.
     #[command(long_about = analyze_cmd::LONG_ABOUT)]
     Analyze(analyze_cmd::AnalyzeArgs),
+    /// Compile a quantized model into the accelerator's program, weights and manifest.
+    #[command(long_about = compile_cmd::LONG_ABOUT)]
+    Compile(compile_cmd::CompileArgs),
+    /// Run a compiled program on the accelerator's simulator.
+    #[command(long_about = simulate_cmd::LONG_ABOUT)]
+    Simulate(simulate_cmd::SimulateArgs),
 }
 
 /// The outcome of a command: `Err` holds the lines to print after `error: `.
@@ -74,6 +82,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmd::run(&args),
         Command::Quantize(args) => quantize_cmd::run(&args),
         Command::Analyze(args) => analyze_cmd::run(&args),
+        Command::Compile(args) => compile_cmd::run(&args),
+        Command::Simulate(args) => simulate_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -110,7 +110,7 @@ pub fn run(args: &RunArgs) -> CmdResult {
 }
 
 /// Concatenates per-item outputs along axis 0 (scalars are stacked into a new axis).
-fn stack(parts: &[Tensor]) -> Result<HostTensor, String> {
+pub fn stack(parts: &[Tensor]) -> Result<HostTensor, String> {
     if parts.len() == 1 {
         return HostTensor::from_ir(&parts[0]);
     }

@@ -69,3 +69,140 @@ fn a_fixture_with_float_ops_left_is_refused_naming_the_layer() {
     assert_eq!(e.layer, "conv_a");
     assert!(e.message.contains("not an integer op"), "{e}");
 }
+
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("qweave-compile-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn compile_then_simulate_from_the_command_line_matches_the_interpreter() {
+    let tmp = scratch("cli");
+    let out = tmp.join("w2a2");
+    let model = common::root().join("tests/models/digits_w2a2.onnx");
+    let (model, out_s) = (model.to_str().unwrap(), out.to_str().unwrap());
+    let r = common::qweave(&["compile", model, "--target", "sim", "-o", out_s]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for f in [
+        "program.bin",
+        "program.s",
+        "weights.bin",
+        "manifest.json",
+        "report.md",
+        "model.qir",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["version"], 1);
+    assert_eq!(m["inputs"][0]["shape"], serde_json::json!([1, 1, 8, 8]));
+    assert_eq!(m["inputs"][0]["host"], "onnx.quantize_linear");
+    assert!(m["inputs"][0]["quant"]["scale"].as_f64().unwrap() > 0.0);
+    assert_eq!(m["outputs"][0]["host"], "onnx.dequantize_linear");
+    let layers = m["layers"].as_array().unwrap();
+    assert!(
+        layers.iter().any(|l| l["mode"] == "w2a2"),
+        "a 2-bit layer runs in w2a2"
+    );
+    let per_layer: u64 = layers
+        .iter()
+        .map(|l| l["modeled"]["macs"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_layer, m["modeled"]["macs"].as_u64().unwrap());
+    assert!(m["modeled"]["cycles"].as_u64().unwrap() > 0);
+    assert!(
+        std::fs::read_to_string(out.join("report.md"))
+            .unwrap()
+            .contains("| total |")
+    );
+    // three images through the simulator, checked layer by layer, equal to `qweave run`
+    let x = common::root().join("tests/models/digits_test.npz");
+    let x = x.to_str().unwrap();
+    let y = tmp.join("y.npz");
+    let r = common::qweave(&[
+        "simulate",
+        out_s,
+        "--engine",
+        "isa",
+        "-i",
+        x,
+        "-o",
+        y.to_str().unwrap(),
+        "--check",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("MACs per cycle") && r.stdout.contains("latency"),
+        "{}",
+        r.stdout
+    );
+    let yr = tmp.join("yr.npz");
+    let r = common::qweave(&[
+        "run",
+        model,
+        "--level",
+        "q",
+        "-i",
+        x,
+        "-o",
+        yr.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let read = |p: &std::path::Path| files::read(p).unwrap()[0].tensor.clone();
+    assert_eq!(read(&y), read(&yr));
+    // a program that is not what the model compiles to is refused
+    let mut bin = std::fs::read(out.join("program.bin")).unwrap();
+    bin[20] ^= 1;
+    std::fs::write(out.join("program.bin"), bin).unwrap();
+    let r = common::qweave(&["simulate", out_s, "-i", x, "-o", y.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("compile the model again"), "{}", r.stderr);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn a_model_that_cannot_map_leaves_nothing_written() {
+    let tmp = scratch("bad");
+    let out = tmp.join("out");
+    let model = common::root().join("tests/models/digits_qonnx_misc.onnx");
+    let r = common::qweave(&[
+        "compile",
+        model.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("layer 'conv_a'"), "{}", r.stderr);
+    assert!(!out.exists());
+    // a directory that holds something else is not replaced
+    let keep = tmp.join("keep");
+    std::fs::create_dir_all(&keep).unwrap();
+    std::fs::write(keep.join("notes.txt"), "mine").unwrap();
+    let good = common::root().join("tests/models/digits_qdq.onnx");
+    let r = common::qweave(&[
+        "compile",
+        good.to_str().unwrap(),
+        "-o",
+        keep.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("does not hold a compilation"),
+        "{}",
+        r.stderr
+    );
+    assert!(keep.join("notes.txt").exists());
+    let r = common::qweave(&[
+        "compile",
+        good.to_str().unwrap(),
+        "--target",
+        "nope",
+        "-o",
+        "x",
+    ]);
+    assert_eq!(r.code, 1);
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -2,5 +2,6 @@
 //! graph onto the template's instruction set; [`execute`] runs the result on the ISA
 //! simulator and checks it against the reference interpreter.
 
+pub mod artifacts;
 pub mod execute;
 pub mod program;

@@ -2,10 +2,10 @@
 
 use crate::HwError;
 use crate::precision::{self, ModeRate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a processing element multiplies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PeKind {
     /// In LUTs, from 2-bit multiplier bricks that fuse into wider products (Bit Fusion style):
@@ -17,7 +17,7 @@ pub enum PeKind {
 }
 
 /// What the post-processing unit behind the accumulators does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostProcessing {
     /// Parallel lanes (values per cycle).
     pub lanes: u32,
@@ -36,7 +36,7 @@ pub struct PostProcessing {
 /// One accelerator: the systolic array, its buffers, the post-processing unit and the DRAM
 /// port. Buffers are sized in bytes per bank; the input buffers have one bank per array row,
 /// the weight buffer and the accumulator memory one per column.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HwConfig {
     /// The target it is built for.
     pub target: String,

@@ -41,41 +41,80 @@ pub struct Resources {
 /// Block RAM bits counted for the simulation target.
 const SIM_BRAM_BITS: u64 = 36_864;
 
-/// The resources `c` needs on `target`, or the first resource it exceeds.
-pub fn estimate(c: &HwConfig, target: Target) -> Result<Resources, HwError> {
+/// The modeled resources of each part of the template.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Breakdown {
+    /// The PE array with its input registers, accumulator adders and partial-sum sorter.
+    pub array: Resources,
+    /// The input ping-pong buffer and the weight buffer.
+    pub operand_buffers: Resources,
+    /// The accumulator memory.
+    pub accumulators: Resources,
+    /// The post-processing lanes, their tables and the parameter memory.
+    pub post: Resources,
+    /// The controller and the DRAM port.
+    pub control: Resources,
+}
+
+impl Breakdown {
+    /// The sum of the parts.
+    pub fn total(&self) -> Resources {
+        [
+            self.array,
+            self.operand_buffers,
+            self.accumulators,
+            self.post,
+            self.control,
+        ]
+        .iter()
+        .fold(Resources::default(), |a, r| Resources {
+            lut: a.lut + r.lut,
+            dsp: a.dsp + r.dsp,
+            bram: a.bram + r.bram,
+        })
+    }
+}
+
+/// The resources `c` needs on `target` per part, whether or not they fit it.
+pub fn breakdown(c: &HwConfig, target: Target) -> Result<Breakdown, HwError> {
     c.validate()?;
-    let limits = target.limits();
-    let block = limits.map_or(SIM_BRAM_BITS, |l| l.bram_bits);
+    let block = target.limits().map_or(SIM_BRAM_BITS, |l| l.bram_bits);
     let blocks = |bits: u64| bits.div_ceil(block);
     let (rows, cols) = (u64::from(c.rows), u64::from(c.cols));
     let pes = rows * cols;
     let lanes = u64::from(c.post.lanes);
     let acc_bits = u64::from(c.acc_bits);
-    let mut r = Resources::default();
+    let mut b = Breakdown::default();
     match c.pe {
-        PeKind::Lut => r.lut += 150 * pes,
+        PeKind::Lut => b.array.lut += 150 * pes,
         PeKind::Dsp48e2 => {
-            r.lut += 24 * pes;
-            r.dsp += pes;
+            b.array.lut += 24 * pes;
+            b.array.dsp += pes;
         }
     }
-    r.lut += 16 * rows;
-    r.lut += cols * acc_bits * (1 + u64::from(c.sorter_banks));
-    r.lut += 120 * lanes;
+    b.array.lut += 16 * rows;
+    b.array.lut += cols * acc_bits * (1 + u64::from(c.sorter_banks));
+    b.post.lut += 120 * lanes;
     if c.post.multiplier_dsp {
-        r.dsp += lanes;
+        b.post.dsp += lanes;
     } else {
-        r.lut += 256 * lanes;
+        b.post.lut += 256 * lanes;
     }
-    r.lut += 800 + 200 + u64::from(c.dram_bus_bits);
-    r.bram += 2 * rows * blocks(8 * u64::from(c.input_bank_bytes));
-    r.bram += cols * blocks(8 * u64::from(c.weight_bank_bytes));
-    r.bram += cols * blocks(u64::from(c.acc_entries) * acc_bits);
+    b.control.lut += 800 + 200 + u64::from(c.dram_bus_bits);
+    b.operand_buffers.bram += 2 * rows * blocks(8 * u64::from(c.input_bank_bytes));
+    b.operand_buffers.bram += cols * blocks(8 * u64::from(c.weight_bank_bytes));
+    b.accumulators.bram += cols * blocks(u64::from(c.acc_entries) * acc_bits);
     if c.post.lut_entries > 0 {
-        r.bram += lanes * blocks(8 * u64::from(c.post.lut_entries));
+        b.post.bram += lanes * blocks(8 * u64::from(c.post.lut_entries));
     }
-    r.bram += blocks(64 * u64::from(c.post.param_entries));
-    if let Some(l) = limits {
+    b.post.bram += blocks(64 * u64::from(c.post.param_entries));
+    Ok(b)
+}
+
+/// The resources `c` needs on `target`, or the first resource it exceeds.
+pub fn estimate(c: &HwConfig, target: Target) -> Result<Resources, HwError> {
+    let r = breakdown(c, target)?.total();
+    if let Some(l) = target.limits() {
         fits(&r, &l, target)?;
     }
     Ok(r)

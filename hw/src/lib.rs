@@ -18,7 +18,7 @@ mod target;
 
 pub use config::{HwConfig, PeKind, PostProcessing};
 pub use cycles::{Cost, cost};
-pub use estimate::{Resources, estimate};
+pub use estimate::{Breakdown, Resources, breakdown, estimate};
 pub use precision::{Mode, ModeRate};
 pub use target::{Target, TargetLimits};
 

@@ -1,10 +1,10 @@
 //! Precision modes of a processing element: weight bits by activation bits, and how many
 //! multiply-accumulates a PE completes per cycle in each.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A weight-width by activation-width mode; a layer of narrower operands runs in it too.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Mode {
     /// Weight bits.
     pub w: u8,
@@ -26,7 +26,7 @@ impl std::fmt::Display for Mode {
 }
 
 /// A mode a PE supports and its throughput in it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModeRate {
     /// The mode.
     pub mode: Mode,

@@ -8,12 +8,12 @@
 //! and so contribute 0, as `q.conv` says. Every sum wraps at the layer's accumulator width,
 //! so the folded bias is exact modulo it, as the sums are.
 
-use super::Emitter;
 use super::layout::{Region, View, format, view};
 use super::plan::Layer;
 use super::post::{self, Post, storage, zero_points};
 use super::slices::{self, Slice};
 use super::window::Window;
+use super::{Emitter, Mapping};
 use qweave_hw::isa::{Alu, AluOp, Buf, Config, Format, Gemm, Load, Op, Store};
 use qweave_ir::{OpKind, Storage};
 
@@ -62,7 +62,7 @@ pub(crate) fn emit(
     e: &mut Emitter<'_>,
     layer: &Layer,
     op: qweave_ir::Op,
-) -> Result<(Option<String>, u64), String> {
+) -> Result<Mapping, String> {
     let g = e.g;
     let d = &g.ops[op];
     let (xv, wv, bv) = (d.operands[0], d.operands[1], d.operands.get(2).copied());
@@ -555,7 +555,12 @@ pub(crate) fn emit(
             }
         }
     }
-    Ok((Some(mode.to_string()), tiles))
+    let folds = (t.c * khw).div_ceil(u64::from(rate.macs_per_cycle));
+    Ok(Mapping {
+        mode: Some(mode.to_string()),
+        tiles,
+        array: Some([folds.min(u64::from(hw.rows)), t.m.min(u64::from(hw.cols))]),
+    })
 }
 
 /// `acc[dst..] = op(acc[dst..], acc[src])` over `dims`, the one `src` value broadcast,

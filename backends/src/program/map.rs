@@ -3,12 +3,12 @@
 //! Each runs over tiles of whole rows of the result: planes first, then rows when a single
 //! plane does not fit half the accumulators.
 
-use super::Emitter;
 use super::conv::store;
 use super::layout::{Region, View, view, view_dim};
 use super::plan::{Anchor, Layer};
 use super::post::{self, Post, storage, zero_points};
 use super::window::Window;
+use super::{Emitter, Mapping};
 use qweave_hw::isa::{Alu, AluOp, Buf, Load, Op, Pool, PoolKind};
 use qweave_ir::{OpKind, Value};
 
@@ -64,7 +64,7 @@ fn words(posts: &[Post], planes: u64) -> u64 {
 }
 
 /// Emits a layer other than a convolution; returns its tile count.
-pub(crate) fn emit(e: &mut Emitter<'_>, layer: &Layer) -> Result<(Option<String>, u64), String> {
+pub(crate) fn emit(e: &mut Emitter<'_>, layer: &Layer) -> Result<Mapping, String> {
     match &layer.anchor {
         Anchor::Pool(op) => pool(e, layer, *op),
         Anchor::Binary { op, src, pre } => binary(e, layer, *op, *src, pre),
@@ -72,7 +72,11 @@ pub(crate) fn emit(e: &mut Emitter<'_>, layer: &Layer) -> Result<(Option<String>
         Anchor::Concat(op) => concat(e, layer, *op),
         Anchor::Conv(_) => unreachable!("convolutions go to conv::emit"),
     }
-    .map(|tiles| (None, tiles))
+    .map(|tiles| Mapping {
+        mode: None,
+        tiles,
+        array: None,
+    })
 }
 
 /// The common checks of a layer's tables and parameters.

@@ -50,6 +50,8 @@ pub struct LayerInfo {
     pub mode: Option<String>,
     /// Output tiles.
     pub tiles: u64,
+    /// PE rows and columns its largest tile occupies, for layers on the array.
+    pub array: Option<[u64; 2]>,
     /// The value it stores.
     pub result: Value,
     /// Where that lives.
@@ -95,6 +97,13 @@ impl std::fmt::Display for CompileError {
 }
 
 impl std::error::Error for CompileError {}
+
+/// How a layer was mapped.
+pub(crate) struct Mapping {
+    pub mode: Option<String>,
+    pub tiles: u64,
+    pub array: Option<[u64; 2]>,
+}
 
 /// State while emitting.
 pub(crate) struct Emitter<'g> {
@@ -197,7 +206,7 @@ pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
         let index = u16::try_from(index)
             .map_err(|_| err("more than 65535 layers; the layer field is 16 bits".into()))?;
         e.s.layer(index);
-        let (mode, tiles) = match &layer.anchor {
+        let Mapping { mode, tiles, array } = match &layer.anchor {
             Anchor::Conv(op) => conv::emit(&mut e, layer, *op),
             _ => map::emit(&mut e, layer),
         }
@@ -212,11 +221,19 @@ pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
             ops.push(g.ops[first].kind.name());
         }
         ops.extend(layer.post.iter().map(|&o| g.ops[o].kind.name()));
+        // names are the layers' source nodes; a node lowered into several layers numbers them
+        let mut name = layer.name.clone();
+        let mut k = 1;
+        while layers.iter().any(|l: &LayerInfo| l.name == name) {
+            k += 1;
+            name = format!("{}#{k}", layer.name);
+        }
         layers.push(LayerInfo {
-            name: layer.name.clone(),
+            name,
             ops,
             mode,
             tiles,
+            array,
             result: layer.result,
             region,
             view: view(&rt.shape, &rt.shape).map_err(err)?,

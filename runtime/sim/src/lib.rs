@@ -103,5 +103,13 @@ pub fn simulate(hw: &HwConfig, program: &[Instr], dram: Vec<u8>) -> Result<Run, 
     schedule::run(hw, program, machine::Machine::new(hw, dram))
 }
 
+/// The timing of `program` on `hw` without computing any value: the cycle model depends on
+/// the instructions alone, so cycles, MACs, bytes and per-layer statistics are those of
+/// [`simulate`] (whose `dram` is empty here). Tokens and races are checked as there; value
+/// errors are not.
+pub fn time(hw: &HwConfig, program: &[Instr]) -> Result<Run, SimError> {
+    schedule::run(hw, program, machine::Machine::timing_only(hw))
+}
+
 #[cfg(test)]
 mod tests;

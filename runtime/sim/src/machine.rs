@@ -26,6 +26,8 @@ pub(crate) struct Machine<'c> {
     lut: Vec<i64>,
     pub(crate) compute: Option<Active>,
     loader: Option<Active>,
+    /// Whether instructions change the memories (false: only timing is wanted).
+    effects: bool,
 }
 
 type R = Result<(), String>;
@@ -93,6 +95,15 @@ impl<'c> Machine<'c> {
             lut: vec![0; hw.post.lut_entries as usize],
             compute: None,
             loader: None,
+            effects: true,
+        }
+    }
+
+    /// A machine that keeps only the mode: for timing, which no value affects.
+    pub(crate) fn timing_only(hw: &'c HwConfig) -> Machine<'c> {
+        Machine {
+            effects: false,
+            ..Machine::new(hw, Vec::new())
         }
     }
 
@@ -108,6 +119,9 @@ impl<'c> Machine<'c> {
 
     /// Runs one instruction on `queue` (`config` runs on two).
     pub(crate) fn execute(&mut self, op: &Op, queue: Queue) -> R {
+        if !self.effects && !matches!(op, Op::Config(_)) {
+            return Ok(());
+        }
         match op {
             Op::Config(c) => self.config(c, queue),
             Op::Load(l) => self.load(l),

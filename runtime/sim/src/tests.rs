@@ -126,6 +126,14 @@ fn ping_pong_loads_overlap_compute() {
     // the compute queue is the bottleneck: its two gemms run back to back
     let gemm_cycles = qweave_hw::cost(&hw, 1, &p[4].op).cycles;
     assert!(run.layers[&0].busy[1] >= 2 * gemm_cycles);
+    // timing alone gives the same figures without computing a value
+    let t = time(&hw, &p).unwrap();
+    assert_eq!(
+        (t.cycles, t.macs, t.dram_bytes),
+        (run.cycles, run.macs, run.dram_bytes)
+    );
+    assert_eq!(t.layers, run.layers);
+    assert!(t.dram.is_empty());
 }
 
 #[test]

@@ -1,0 +1,245 @@
+//! What `qweave compile` writes beside the program: `manifest.json` (the schema is
+//! `docs/manifest.md`) and `report.md`, both with the cycle model's figures per layer.
+
+use crate::program::layout::Region;
+use crate::program::{Compiled, Io};
+use qweave_hw::{Breakdown, HwConfig, Resources};
+use qweave_ir::{ElemType, Graph, QuantParams};
+use qweave_sim::Run;
+use serde_json::{Value as Json, json};
+use std::fmt::Write;
+
+/// The manifest's format version.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// Modeled figures of one layer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LayerModel {
+    pub cycles: u64,
+    pub macs: u64,
+    pub dram_bytes: u64,
+    /// MACs per cycle over the array's peak in the layer's mode (0 off the array).
+    pub utilization: f64,
+    pub resources: Resources,
+}
+
+fn add(a: Resources, b: Resources) -> Resources {
+    Resources {
+        lut: a.lut + b.lut,
+        dsp: a.dsp + b.dsp,
+        bram: a.bram + b.bram,
+    }
+}
+
+/// The modeled figures of every layer from a timing run. A layer's resources are the parts
+/// of the template it keeps busy: the share of the array its tiles occupy and the operand
+/// buffers (layers on the array), and always the accumulators, the post-processing unit and
+/// the controller.
+pub fn layer_models(c: &Compiled, hw: &HwConfig, parts: &Breakdown, run: &Run) -> Vec<LayerModel> {
+    let pes = u64::from(hw.rows) * u64::from(hw.cols);
+    c.layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let stats = run.layers.get(&(i as u16)).copied().unwrap_or_default();
+            let cycles = stats.end - stats.start;
+            let mut r = add(add(parts.accumulators, parts.post), parts.control);
+            let mut peak = 0;
+            if let (Some([rows, cols]), Some(mode)) = (l.array, &l.mode) {
+                let used = rows * cols;
+                let share = |v: u64| (v * used).div_ceil(pes);
+                r = add(
+                    r,
+                    Resources {
+                        lut: share(parts.array.lut),
+                        dsp: share(parts.array.dsp),
+                        bram: parts.array.bram,
+                    },
+                );
+                r = add(r, parts.operand_buffers);
+                let rate = hw
+                    .modes
+                    .iter()
+                    .find(|m| m.mode.to_string() == *mode)
+                    .map_or(1, |m| u64::from(m.macs_per_cycle));
+                peak = pes * rate;
+            }
+            LayerModel {
+                cycles,
+                macs: stats.macs,
+                dram_bytes: stats.dram_bytes,
+                utilization: if peak == 0 || cycles == 0 {
+                    0.0
+                } else {
+                    stats.macs as f64 / (cycles * peak) as f64
+                },
+                resources: r,
+            }
+        })
+        .collect()
+}
+
+fn region(r: &Region) -> Json {
+    json!({
+        "byte": r.byte(),
+        "bit": r.start % 8,
+        "format": r.fmt.name(),
+        "bits": r.bits,
+        "count": r.len,
+        "bytes": r.bytes(),
+    })
+}
+
+fn quant(elem: ElemType) -> Json {
+    let storage = elem.storage().map(|s| s.to_string());
+    match elem.quant().map(|q| &q.params) {
+        Some(QuantParams::Tensor { scale, zero_point }) => {
+            json!({ "storage": storage, "scale": scale, "zero_point": zero_point })
+        }
+        Some(QuantParams::Axis {
+            axis,
+            scales,
+            zero_points,
+        }) => json!({
+            "storage": storage, "axis": axis, "scales": scales, "zero_points": zero_points
+        }),
+        None => json!({ "storage": storage }),
+    }
+}
+
+fn io(g: &Graph, x: &Io) -> Json {
+    let outer = g.ty(x.outer);
+    let inner = g.ty(x.inner);
+    json!({
+        "name": x.name,
+        "shape": outer.shape,
+        "dtype": if outer.elem.is_float() { "f32".to_string() } else { outer.elem.storage().map_or_else(String::new, |s| s.to_string()) },
+        "host": x.host_op.map(|op| g.ops[op].kind.name()),
+        "quant": quant(inner.elem),
+        "dram": region(&x.region),
+    })
+}
+
+/// `manifest.json`.
+pub fn manifest(
+    c: &Compiled,
+    g: &Graph,
+    hw: &HwConfig,
+    total: Resources,
+    models: &[LayerModel],
+    run: &Run,
+) -> Json {
+    let layers: Vec<Json> = c
+        .layers
+        .iter()
+        .zip(models)
+        .enumerate()
+        .map(|(i, (l, m))| {
+            json!({
+                "index": i,
+                "name": l.name,
+                "ops": l.ops,
+                "mode": l.mode,
+                "tiles": l.tiles,
+                "result": { "shape": g.ty(l.result).shape, "quant": quant(g.ty(l.result).elem), "dram": region(&l.region) },
+                "modeled": {
+                    "cycles": m.cycles, "macs": m.macs, "dram_bytes": m.dram_bytes,
+                    "utilization": m.utilization,
+                    "dsp": m.resources.dsp, "lut": m.resources.lut, "bram": m.resources.bram,
+                },
+            })
+        })
+        .collect();
+    json!({
+        "format": "qweave-program",
+        "version": MANIFEST_VERSION,
+        "qweave": env!("CARGO_PKG_VERSION"),
+        "model": g.name,
+        "target": hw.target,
+        "hw": hw,
+        "files": {
+            "program": "program.bin", "assembly": "program.s", "weights": "weights.bin",
+            "model": "model.qir", "report": "report.md",
+        },
+        "dram": {
+            "bytes": c.dram.size(),
+            "weights": { "byte": c.dram.constants_base(), "bytes": c.dram.image.len() },
+        },
+        "instructions": c.program.len(),
+        "inputs": c.inputs.iter().map(|x| io(g, x)).collect::<Vec<_>>(),
+        "outputs": c.outputs.iter().map(|x| io(g, x)).collect::<Vec<_>>(),
+        "layers": layers,
+        "modeled": {
+            "cycles": run.cycles,
+            "macs": run.macs,
+            "dram_bytes": run.dram_bytes,
+            "latency_us": run.cycles as f64 / f64::from(hw.clock_mhz),
+            "dsp": total.dsp, "lut": total.lut, "bram": total.bram,
+        },
+    })
+}
+
+/// `report.md`.
+pub fn report(
+    c: &Compiled,
+    g: &Graph,
+    hw: &HwConfig,
+    total: Resources,
+    models: &[LayerModel],
+    run: &Run,
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# {} on {}\n", g.name, hw.target);
+    let _ = writeln!(
+        s,
+        "Modeled by the cycle model of `docs/isa.md` at {} MHz: {} cycles ({:.1} us), {} MACs \
+         ({:.2} per cycle), {} DRAM bytes. The accelerator is a {}x{} array; it takes {} LUTs, \
+         {} DSP blocks and {} block RAMs.\n",
+        hw.clock_mhz,
+        run.cycles,
+        run.cycles as f64 / f64::from(hw.clock_mhz),
+        run.macs,
+        run.macs as f64 / run.cycles.max(1) as f64,
+        run.dram_bytes,
+        hw.rows,
+        hw.cols,
+        total.lut,
+        total.dsp,
+        total.bram,
+    );
+    let _ = writeln!(
+        s,
+        "| # | layer | ops | mode | tiles | cycles | MACs | utilization | DRAM bytes | DSP | LUT | BRAM |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (i, (l, m)) in c.layers.iter().zip(models).enumerate() {
+        let _ = writeln!(
+            s,
+            "| {i} | {} | {} | {} | {} | {} | {} | {:.1}% | {} | {} | {} | {} |",
+            l.name,
+            l.ops.join(", "),
+            l.mode.as_deref().unwrap_or("post"),
+            l.tiles,
+            m.cycles,
+            m.macs,
+            100.0 * m.utilization,
+            m.dram_bytes,
+            m.resources.dsp,
+            m.resources.lut,
+            m.resources.bram,
+        );
+    }
+    let tiles: u64 = c.layers.iter().map(|l| l.tiles).sum();
+    let _ = writeln!(
+        s,
+        "| | total | | | {tiles} | {} | {} | | {} | {} | {} | {} |",
+        run.cycles, run.macs, run.dram_bytes, total.dsp, total.lut, total.bram
+    );
+    let _ = writeln!(
+        s,
+        "\nLayers overlap (a layer's loads start while the one before drains), so their cycles \
+         add up to more than the total. Utilization is MACs per cycle over the array's peak in \
+         the layer's mode."
+    );
+    s
+}

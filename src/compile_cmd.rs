@@ -1,0 +1,136 @@
+//! `qweave compile`: a model to the accelerator's program, packed weights, manifest and report.
+
+use crate::{CmdResult, model_file, qir_file};
+use clap::Args;
+use qweave_backends::{artifacts, program};
+use qweave_hw::{HwConfig, Target};
+use qweave_ir::Graph;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub const LONG_ABOUT: &str = "Compile a quantized model for the accelerator template. The model \
+is lowered to exact integer ops (the `lower` pipeline) and mapped layer by layer onto the target's \
+array and post-processing unit. DIR receives program.bin and program.s (the instruction stream in \
+binary and text form, docs/isa.md), weights.bin (the constants packed at their true widths), \
+manifest.json (inputs, outputs, DRAM layout, hardware configuration and the modeled cycles and \
+resources per layer, docs/manifest.md), report.md, and model.qir (the lowered model, the \
+reference `qweave simulate --check` compares against). A layer that cannot map is an error that \
+names it and the limit it exceeds; DIR is then left as it was.";
+
+#[derive(Args)]
+pub struct CompileArgs {
+    /// The model: ONNX (.onnx) or a qweave program (.qir), quantized.
+    pub model: PathBuf,
+
+    /// The target: sim, ice40up5k, xczu3eg or xczu9eg.
+    #[arg(long, default_value = "sim")]
+    pub target: String,
+
+    /// The directory to write (created, or replaced when it holds an earlier compilation).
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: PathBuf,
+}
+
+/// Lowers `graph` to the q level.
+pub fn lower(graph: &mut Graph) -> Result<(), Vec<String>> {
+    let options = qweave_passes::PipelineOptions { verify_each: false };
+    qweave_passes::Pipeline::parse("lower")
+        .and_then(|p| p.run(graph, options, |_, _| {}))
+        .map(|_| ())
+        .map_err(|e| e.to_string().lines().map(String::from).collect())
+}
+
+pub fn run(args: &CompileArgs) -> CmdResult {
+    let start = Instant::now();
+    let target = Target::parse(&args.target).map_err(|e| vec![e.to_string()])?;
+    let hw = target.preset();
+    let mut graph = model_file::load(&args.model)?;
+    lower(&mut graph)?;
+    let c = program::compile(&graph, &hw)
+        .map_err(|e| vec![format!("{}: {e}", args.model.display())])?;
+    let compiled = start.elapsed();
+    let dir = &args.output;
+    if dir.exists() && !dir.join("manifest.json").exists() && !is_empty_dir(dir) {
+        return Err(vec![format!(
+            "{}: exists and does not hold a compilation; name a new or empty directory",
+            dir.display()
+        )]);
+    }
+    let staging = dir.with_file_name(format!(
+        ".{}.partial",
+        dir.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    ));
+    let _ = std::fs::remove_dir_all(&staging);
+    let written = write_all(&staging, &c, &graph, &hw, target);
+    let finish = written.and_then(|summary| {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| vec![format!("{}: {e}", dir.display())])?;
+        }
+        std::fs::rename(&staging, dir).map_err(|e| vec![format!("{}: {e}", dir.display())])?;
+        Ok(summary)
+    });
+    let summary = match finish {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "compiled {} layers into {} instructions in {:.3} s; {summary}; wrote {}",
+        c.layers.len(),
+        c.program.len(),
+        compiled.as_secs_f64(),
+        dir.display()
+    );
+    Ok(())
+}
+
+fn is_empty_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none())
+}
+
+/// Writes every file into `dir`; returns the modeled summary.
+fn write_all(
+    dir: &Path,
+    c: &program::Compiled,
+    g: &Graph,
+    hw: &HwConfig,
+    target: Target,
+) -> Result<String, Vec<String>> {
+    let io = |p: &Path, e: std::io::Error| vec![format!("{}: {e}", p.display())];
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let put = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).map_err(|e| io(&p, e))
+    };
+    let bin = qweave_hw::isa::binary::encode(&c.program).map_err(|e| vec![e.to_string()])?;
+    put("program.bin", &bin)?;
+    let names: Vec<String> = c.layers.iter().map(|l| l.name.clone()).collect();
+    put(
+        "program.s",
+        qweave_hw::isa::text::print(&c.program, &names).as_bytes(),
+    )?;
+    put("weights.bin", &c.dram.image)?;
+    qir_file::write(g, &dir.join("model.qir"))?;
+    let run = qweave_sim::time(hw, &c.program).map_err(|e| vec![format!("timing: {e}")])?;
+    let parts = qweave_hw::breakdown(hw, target).map_err(|e| vec![e.to_string()])?;
+    let total = parts.total();
+    let models = artifacts::layer_models(c, hw, &parts, &run);
+    let manifest = artifacts::manifest(c, g, hw, total, &models, &run);
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| vec![e.to_string()])?;
+    put("manifest.json", text.as_bytes())?;
+    put(
+        "report.md",
+        artifacts::report(c, g, hw, total, &models, &run).as_bytes(),
+    )?;
+    Ok(format!(
+        "modeled {} cycles ({:.1} us at {} MHz), {:.2} MACs per cycle",
+        run.cycles,
+        run.cycles as f64 / f64::from(hw.clock_mhz),
+        hw.clock_mhz,
+        run.macs as f64 / run.cycles.max(1) as f64
+    ))
+}

@@ -1,0 +1,148 @@
+//! `qweave simulate`: runs a compiled program on the ISA simulator from host tensors.
+
+use crate::{CmdResult, data_set, qir_file, run_cmd};
+use clap::Args;
+use qweave_backends::{execute, program};
+use qweave_frontend::files::{self as tensor_io, Named};
+use qweave_hw::HwConfig;
+use qweave_ir::Tensor;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub const LONG_ABOUT: &str = "Run a program `qweave compile` wrote on a simulator of the \
+accelerator. Float inputs are quantized on the host as manifest.json says (with exactly the \
+semantics of the model's QuantizeLinear), packed into DRAM with weights.bin, and the program runs \
+instruction by instruction with the timing of the cycle model; the outputs are read back and \
+dequantized. Inputs come from .npy, .npz or .pb files as for `qweave run`; an input with a \
+multiple of the model's batch runs item by item. Prints the modeled cycles, MACs per cycle and \
+latency. With --check, every layer's result in DRAM is compared with the reference interpreter \
+running model.qir, and the first layer and element that differ are an error.";
+
+/// A simulation engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// The ISA simulator: exact values, cycle-model timing.
+    Isa,
+}
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// The directory `qweave compile` wrote.
+    pub dir: PathBuf,
+
+    /// The simulator.
+    #[arg(long, value_enum, default_value = "isa")]
+    pub engine: Engine,
+
+    /// Input tensor files (.npy, .npz or .pb); repeat or list several.
+    #[arg(short = 'i', long = "input", value_name = "FILE", num_args = 1.., required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// Where to write the outputs: .npy or .pb for one output, .npz for any number.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Compare every layer's result with the reference interpreter.
+    #[arg(long)]
+    pub check: bool,
+}
+
+fn read(dir: &Path, name: &str) -> Result<Vec<u8>, Vec<String>> {
+    let p = dir.join(name);
+    std::fs::read(&p).map_err(|e| {
+        vec![format!(
+            "{}: {e}; is {} a directory `qweave compile` wrote?",
+            p.display(),
+            dir.display()
+        )]
+    })
+}
+
+pub fn run(args: &SimulateArgs) -> CmdResult {
+    let dir = &args.dir;
+    let manifest: serde_json::Value = serde_json::from_slice(&read(dir, "manifest.json")?)
+        .map_err(|e| vec![format!("{}: {e}", dir.join("manifest.json").display())])?;
+    let version = manifest["version"].as_u64();
+    if version != Some(u64::from(qweave_backends::artifacts::MANIFEST_VERSION)) {
+        return Err(vec![format!(
+            "{}: manifest version {version:?}, this qweave reads {}; recompile the model",
+            dir.display(),
+            qweave_backends::artifacts::MANIFEST_VERSION
+        )]);
+    }
+    let hw: HwConfig = serde_json::from_value(manifest["hw"].clone()).map_err(|e| {
+        vec![format!(
+            "{}: the hw entry: {e}",
+            dir.join("manifest.json").display()
+        )]
+    })?;
+    let graph = qir_file::load(&dir.join("model.qir"))?;
+    // the program must be what the model compiles to, so that layers map to its values
+    let c = program::compile(&graph, &hw).map_err(|e| vec![e.to_string()])?;
+    let bin = qweave_hw::isa::binary::encode(&c.program).map_err(|e| vec![e.to_string()])?;
+    if bin != read(dir, "program.bin")? || c.dram.image != read(dir, "weights.bin")? {
+        return Err(vec![format!(
+            "{}: program.bin or weights.bin is not what model.qir compiles to with this qweave; \
+             compile the model again",
+            dir.display()
+        )]);
+    }
+    let data = data_set::load(&graph, &args.inputs)?;
+    let start = Instant::now();
+    let mut stacked: Vec<Vec<Tensor>> = vec![Vec::new(); graph.outputs.len()];
+    let mut last = None;
+    for i in 0..data.items {
+        let at = if data.items > 1 {
+            format!(" (item {i})")
+        } else {
+            String::new()
+        };
+        let inputs = data.item(i);
+        let s = execute::simulate(&c, &graph, &hw, &inputs)
+            .map_err(|e| vec![format!("{}{at}: {e}", dir.display())])?;
+        if args.check {
+            execute::check(&c, &graph, &inputs, &s.run.dram)
+                .map_err(|e| vec![format!("{}{at}: {e}", dir.display())])?;
+        }
+        for (k, o) in s.outputs.into_iter().enumerate() {
+            stacked[k].push(o);
+        }
+        last = Some(s.run);
+    }
+    let elapsed = start.elapsed();
+    let mut named = Vec::with_capacity(stacked.len());
+    for (k, parts) in stacked.into_iter().enumerate() {
+        named.push(Named {
+            name: Some(c.outputs[k].name.clone()),
+            tensor: run_cmd::stack(&parts).map_err(|e| vec![e])?,
+        });
+    }
+    tensor_io::write(&args.output, &named).map_err(|e| vec![e])?;
+    if let Some(run) = last {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{} cycles per item, {} MACs ({:.2} MACs per cycle), latency {:.1} us at {} MHz",
+            run.cycles,
+            run.macs,
+            run.macs as f64 / run.cycles.max(1) as f64,
+            run.cycles as f64 / f64::from(hw.clock_mhz),
+            hw.clock_mhz
+        );
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "simulated {} item{} in {:.3} s{}; wrote {}",
+        data.items,
+        if data.items == 1 { "" } else { "s" },
+        elapsed.as_secs_f64(),
+        if args.check {
+            ", every layer equal to the interpreter's"
+        } else {
+            ""
+        },
+        args.output.display()
+    );
+    Ok(())
+}
