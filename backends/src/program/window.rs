@@ -45,8 +45,17 @@ impl Window {
         let lo = r0 * self.s[0];
         let hi = lo + span;
         let (pad, h) = (self.pad[0], self.h);
-        let first = lo.max(pad).min(pad + h);
-        let last = hi.max(pad).min(pad + h);
+        if hi <= pad || lo >= pad + h {
+            // every row of the tile is padding
+            return Rows {
+                first: 0,
+                y: 0,
+                pad_top: hi - lo,
+                pad_bottom: 0,
+            };
+        }
+        let first = lo.max(pad);
+        let last = hi.min(pad + h);
         Rows {
             first: first - pad,
             y: last - first,
@@ -113,6 +122,32 @@ mod tests {
         );
         assert_eq!((top.ih(), bottom.ih()), (5, 5));
         assert_eq!(w.cols(), (1, 1));
+        // a tile of padding alone (a 1-row kernel over 2 rows of top padding)
+        let pads_only = Window {
+            k: [1, 1],
+            pad: [2, 0],
+            h: 3,
+            oh: 7,
+            ..w
+        };
+        assert_eq!(
+            pads_only.rows(0, 1),
+            Rows {
+                first: 0,
+                y: 0,
+                pad_top: 1,
+                pad_bottom: 0
+            }
+        );
+        assert_eq!(
+            pads_only.rows(2, 2),
+            Rows {
+                first: 2,
+                y: 1,
+                pad_top: 0,
+                pad_bottom: 2
+            }
+        );
         // no right padding needed when the stride skips the last column
         let w = Window {
             h: 8,
