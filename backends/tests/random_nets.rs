@@ -98,9 +98,9 @@ impl Net {
         (name, lo, hi, zp)
     }
 
-    fn push(&mut self, line: String) {
+    fn push(&mut self, line: &str) {
         self.text.push_str("  ");
-        self.text.push_str(&line);
+        self.text.push_str(line);
         self.text.push('\n');
     }
 
@@ -132,7 +132,7 @@ impl Net {
         } else {
             format!("1x{c}x{}x{}", shape[2], shape[3])
         };
-        self.push(format!(
+        self.push(&format!(
             "{v} = q.requantize {acc} {{multiplier = [{}], shift = [{}], rounding = {rounding}, out = {ty}}} : tensor<{shape_t}x{ty}> loc(\"{}\")",
             mults.join(", "),
             shifts.join(", "),
@@ -220,7 +220,7 @@ impl Net {
         let acc_bits = 66 - (bound.max(1) as u64).leading_zeros() as i64;
         let wv = self.val();
         let list = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
-        self.push(format!(
+        self.push(&format!(
             "{wv} = const dense<[{}]> : tensor<{m}x{cpg}x{}x{}x{wst}>",
             list(&weights),
             k[0],
@@ -230,7 +230,7 @@ impl Net {
         if bias_on {
             let b: Vec<i64> = (0..m).map(|_| self.rng.int(-1000, 1000)).collect();
             let bv = self.val();
-            self.push(format!(
+            self.push(&format!(
                 "{bv} = const dense<[{}]> : tensor<{m}xi32>",
                 list(&b)
             ));
@@ -238,7 +238,7 @@ impl Net {
         }
         let v = self.val();
         let shape = [1, m, oh, ow];
-        self.push(format!(
+        self.push(&format!(
             "{v} = q.conv {operands} {{strides = [{}, {}], pads = [{}, {}, {}, {}], dilations = [{}, {}], group = {groups}, acc = i{acc_bits}}} : tensor<{}xi{acc_bits}> loc(\"conv{}\")",
             s[0], s[1], pads[0], pads[1], pads[2], pads[3], d[0], d[1], Self::shape_text(shape), &v[2..]
         ));
@@ -252,7 +252,7 @@ impl Net {
             0 if !self.bipolar.contains(&x.ty) => {
                 let lo = self.rng.int(x.lo, x.hi);
                 let v = self.val();
-                self.push(format!(
+                self.push(&format!(
                     "{v} = q.clamp {} {{min = {lo}, max = {}}} : tensor<{shape_t}x{}>",
                     x.name, x.hi, x.ty
                 ));
@@ -274,12 +274,12 @@ impl Net {
                     })
                     .collect();
                 let tv = self.val();
-                self.push(format!(
+                self.push(&format!(
                     "{tv} = const dense<[{}]> : tensor<{entries}x{ty}>",
                     table.join(", ")
                 ));
                 let v = self.val();
-                self.push(format!(
+                self.push(&format!(
                     "{v} = q.lut {}, {tv} : tensor<{shape_t}x{ty}>",
                     x.name
                 ));
@@ -305,7 +305,7 @@ impl Net {
                     t.extend(row.into_iter().map(|v| v.to_string()));
                 }
                 let tv = self.val();
-                self.push(format!(
+                self.push(&format!(
                     "{tv} = const dense<[{}]> : tensor<{rows}x{count}xi16>",
                     t.join(", ")
                 ));
@@ -313,7 +313,7 @@ impl Net {
                 let (ty, lo, hi, zp) = self.storage(bits, false);
                 let bias = self.rng.int(-2, 1);
                 let v = self.val();
-                self.push(format!(
+                self.push(&format!(
                     "{v} = q.multi_threshold {}, {tv} {{axis = 1, bias = {bias}, out = {ty}}} : tensor<{shape_t}x{ty}>",
                     x.name
                 ));
@@ -338,7 +338,7 @@ impl Net {
                 let ow = (x.shape[3] - k[1]) / s[1] + 1;
                 let shape = [1, x.shape[1], oh, ow];
                 let v = self.val();
-                self.push(format!(
+                self.push(&format!(
                     "{v} = q.max_pool {} {{kernel = [{}, {}], strides = [{}, {}], pads = [{p}, 0, {p}, 0], dilations = [1, 1]}} : tensor<{}x{}>",
                     x.name, k[0], k[1], s[0], s[1], Self::shape_text(shape), x.ty
                 ));
@@ -353,7 +353,7 @@ impl Net {
                 let bound = 4 * (x.hi - x.zp).abs().max((x.lo - x.zp).abs());
                 let bits = 66 - (bound.max(1) as u64).leading_zeros();
                 let v = self.val();
-                self.push(format!(
+                self.push(&format!(
                     "{v} = q.sum_pool {} {{kernel = [2, 2], strides = [2, 2], pads = [0, 0, 0, 0], acc = i{bits}}} : tensor<{}xi{bits}>",
                     x.name, Self::shape_text(shape)
                 ));
@@ -408,7 +408,7 @@ fn network(seed: u64) -> (String, i64, i64) {
             let bound = (prev.hi - prev.zp).abs().max((prev.lo - prev.zp).abs())
                 + (y.hi - y.zp).abs().max((y.lo - y.zp).abs());
             let bits = 66 - (bound.max(1) as u64).leading_zeros();
-            net.push(format!(
+            net.push(&format!(
                 "{v} = q.add {}, {} {{out = i{bits}}} : tensor<{}xi{bits}> loc(\"res{}\")",
                 prev.name,
                 y.name,
@@ -433,7 +433,7 @@ fn network(seed: u64) -> (String, i64, i64) {
             prev
         } else {
             let v = net.val();
-            net.push(format!(
+            net.push(&format!(
                 "{v} = q.requantize {} {{multiplier = [1], shift = [0], rounding = half_even, out = {}}} : tensor<{}x{}>",
                 prev.name,
                 cur.ty,
@@ -444,7 +444,7 @@ fn network(seed: u64) -> (String, i64, i64) {
         };
         let shape = [1, prev.shape[1] + cur.shape[1], cur.shape[2], cur.shape[3]];
         let v = net.val();
-        net.push(format!(
+        net.push(&format!(
             "{v} = concat {}, {} {{axis = 1}} : tensor<{}x{}>",
             prev.name,
             cur.name,
@@ -462,7 +462,7 @@ fn network(seed: u64) -> (String, i64, i64) {
     let k = cur.shape[1] * cur.shape[2] * cur.shape[3];
     if k <= 256 && net.rng.chance(50) {
         let flat = net.val();
-        net.push(format!(
+        net.push(&format!(
             "{flat} = reshape {} {{shape = [1, {k}]}} : tensor<1x{k}x{}>",
             cur.name, cur.ty
         ));
@@ -473,7 +473,7 @@ fn network(seed: u64) -> (String, i64, i64) {
             .map(|_| net.rng.int(-wmax - 1, wmax).to_string())
             .collect();
         let wv = net.val();
-        net.push(format!(
+        net.push(&format!(
             "{wv} = const dense<[{}]> : tensor<{k}x{n}xi{wbits}>",
             w.join(", ")
         ));
@@ -481,7 +481,7 @@ fn network(seed: u64) -> (String, i64, i64) {
         let bound = xmax * (wmax + 1) * k as i64;
         let bits = 66 - (bound.max(1) as u64).leading_zeros();
         let v = net.val();
-        net.push(format!(
+        net.push(&format!(
             "{v} = q.matmul {flat}, {wv} {{acc = i{bits}}} : tensor<1x{n}xi{bits}> loc(\"fc\")"
         ));
         cur = net.requantize(&v, [1, n, 1, 1], bound, true);
