@@ -12,6 +12,7 @@
 //! | `gemm` (`alpha = beta = 1`, constant `b`), 2-D `matmul` | `q.matmul` (i32) + `q.requantize` per column |
 //! | `add` | rescaled residual add: `q.requantize` (shift 0) of each operand + `q.add` (i32) + `q.requantize` |
 //! | `mul` | `q.mul` (i32) + `q.requantize` |
+//! | `mul` or `add` by a constant varying at most per channel, `batch_norm` | `q.requantize` per channel (shift 0, i32) + `q.add` of the offsets (i32) + `q.requantize` by one shift |
 //! | `global_average_pool`, `average_pool` with one divisor for every window | `q.sum_pool` (i32) + `q.requantize` |
 //! | `max_pool` | `q.max_pool` (+ `q.requantize` when the types differ) |
 //! | `concat` | `q.requantize` of each operand whose type differs + `concat` |
@@ -291,6 +292,41 @@ fn layer(b: &mut Builder<'_>, y: Value, out: ElemType) -> Result<Option<Value>, 
             let ratio = scale(b, *x0)? * scale(b, *x1)? / sy;
             b.product(*x0, *x1, ratio, out).map(Some)
         }
+        // a per-channel scale or shift by constants (a batch norm split into mul and add)
+        (OpKind::Mul | OpKind::Add, [Some(x), None] | [None, Some(x)]) => {
+            let k = usize::from(acts[0].is_some());
+            let Some(c) = per_channel(b.g, *x, operands[k]) else {
+                return Ok(None);
+            };
+            let (a, s) = if kind == OpKind::Mul {
+                (c, vec![0.0])
+            } else {
+                (vec![1.0], c)
+            };
+            b.affine(*x, (scale(b, *x)?, sy), &a, &s, out).map(Some)
+        }
+        (OpKind::BatchNorm(attrs), [Some(x), None, None, None, None]) => {
+            // batch-norm parameters are vectors along the channel axis
+            let channels = b.g.ty(*x).shape.get(1).copied().unwrap_or(1) as usize;
+            let params: Option<Vec<Vec<f32>>> = operands[1..]
+                .iter()
+                .map(|&v| {
+                    let d = b.g.const_data(v)?.as_f32()?;
+                    (d.len() == channels || d.len() == 1).then(|| d.to_vec())
+                })
+                .collect();
+            let Some([gamma, beta, mean, var]) = params.as_deref() else {
+                return Ok(None);
+            };
+            let at = |v: &[f32], c: usize| v[if v.len() == 1 { 0 } else { c }];
+            let a: Vec<f32> = (0..channels)
+                .map(|c| at(gamma, c) / (at(var, c) + attrs.epsilon).sqrt())
+                .collect();
+            let s: Vec<f32> = (0..channels)
+                .map(|c| at(beta, c) - at(mean, c) * a[c])
+                .collect();
+            b.affine(*x, (scale(b, *x)?, sy), &a, &s, out).map(Some)
+        }
         (OpKind::GlobalAveragePool, [Some(x)]) => {
             let ratio = scale(b, *x)? / sy;
             b.global_average(*x, ratio, out).map(Some)
@@ -313,6 +349,24 @@ fn layer(b: &mut Builder<'_>, y: Value, out: ElemType) -> Result<Option<Value>, 
         }
         _ => Ok(None),
     }
+}
+
+/// The values of the float constant `v` when it varies at most along the channel axis (1) of
+/// `x` under numpy broadcasting: one value, or one per channel.
+fn per_channel(g: &Graph, x: Value, v: Value) -> Option<Vec<f32>> {
+    let values = g.const_data(v)?.as_f32()?.to_vec();
+    let (xs, vs) = (&g.ty(x).shape, &g.ty(v).shape);
+    if vs.len() > xs.len() || xs.len() < 2 {
+        return None;
+    }
+    let lead = xs.len() - vs.len();
+    for (i, &d) in vs.iter().enumerate() {
+        let axis = lead + i;
+        if d != 1 && !(axis == 1 && d == xs[1]) {
+            return None;
+        }
+    }
+    Some(values)
 }
 
 /// `r` requantized into `out` when its type differs.

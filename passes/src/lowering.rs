@@ -289,6 +289,58 @@ impl Builder<'_> {
         self.requantize(sum, &[one], axis, out)
     }
 
+    /// `x * a[c] + b[c]` per channel (axis 1) into `out`, rounded once: `x` has scale `sx`,
+    /// `a` and `b` hold one real number or one per channel, the result scale `sy`. Each
+    /// channel's `sx a / sy` and `b / sy` become integers on one common shift: `q.requantize`
+    /// (shift 0) of `x` into `i32` by the multipliers, an `i32` `q.add` of the offsets (when
+    /// any is not 0), and one `q.requantize` by the shift. Multipliers stay below `2^(30 -
+    /// w)` for a `w`-bit `x` and offsets below `2^30`, so the sum stays within `i32`.
+    pub(crate) fn affine(
+        &mut self,
+        x: Value,
+        (sx, sy): (f32, f32),
+        a: &[f32],
+        b: &[f32],
+        out: ElemType,
+    ) -> Result<Value, String> {
+        let xt = self.g.ty(x).clone();
+        let channels = if xt.rank() > 1 {
+            xt.shape[1] as usize
+        } else {
+            1
+        };
+        let pick = |v: &[f32], c: usize| v[if v.len() == 1 { 0 } else { c }];
+        let w = xt.elem.storage().map_or(32, |s| u32::from(s.bits()));
+        let mut scales: Vec<f32> = (0..channels).map(|c| sx * pick(a, c) / sy).collect();
+        scales.extend((0..channels).map(|c| pick(b, c) / sy));
+        let mut bits = vec![30u32.saturating_sub(w); channels];
+        bits.extend(vec![30u32; channels]);
+        let (points, shift) = multiplier::common_within(&scales, &bits)?;
+        let wide = ElemType::Int(ACC);
+        let (mults, offsets) = points.split_at(channels);
+        let unshifted: Vec<FixedPoint> = mults
+            .iter()
+            .map(|p| FixedPoint { shift: 0, ..*p })
+            .collect();
+        let axis = channel_axis(xt.rank());
+        let mut t = self.requantize(x, &unshifted, axis, wide)?;
+        if offsets.iter().any(|p| p.multiplier != 0) {
+            let mut shape = vec![1u64; xt.rank()];
+            if xt.rank() > 1 {
+                shape[1] = channels as u64;
+            }
+            let values: Vec<i64> = offsets.iter().map(|p| p.multiplier).collect();
+            let o = self.constant(TensorType::new(shape, wide), Data::Int(values.into()));
+            t = self.emit(OpKind::QAdd(OutAttrs { out: wide }), vec![t, o])?;
+        }
+        let one = FixedPoint {
+            multiplier: 1,
+            shift,
+            exact: true,
+        };
+        self.requantize(t, &[one], axis, out)
+    }
+
     /// `a * b * ratio` into `out`: the exact product of the offsets (`q.mul` into `i32`), then
     /// one `q.requantize`.
     pub(crate) fn product(
