@@ -262,7 +262,7 @@ fn bench() -> Result<(), String> {
             let session = nums[0] / 1e3;
             let run = median(nums[1..].to_vec()) / 1e3;
             println!(
-                "  onnxruntime (float source, 1 thread): session {:.1} ms, run {:.2} ms ({:.0} MMAC/s); qweave compile/session {:.1}x, simulator/onnxruntime time {:.0}x",
+                "  onnxruntime (float source, 1 thread): session {:.1} ms, run {:.2} ms ({:.0} MMAC/s); qweave compile/session {:.2}x, simulator/onnxruntime time {:.0}x",
                 session * 1e3,
                 run * 1e3,
                 macs / run / 1e6,
