@@ -248,7 +248,7 @@ impl Net {
     /// A post-processing step on `x`: a clamp, a table, thresholds or a pooling.
     fn after(&mut self, x: T) -> T {
         let shape_t = Self::shape_text(x.shape);
-        match self.rng.int(0, 5) {
+        match self.rng.int(0, 6) {
             0 if !self.bipolar.contains(&x.ty) => {
                 let lo = self.rng.int(x.lo, x.hi);
                 let v = self.val();
@@ -358,6 +358,46 @@ impl Net {
                     x.name, Self::shape_text(shape)
                 ));
                 self.requantize(&v, shape, bound, false)
+            }
+            5 if !self.bipolar.contains(&x.ty) => {
+                // a per-channel (or single) constant added or multiplied, then requantized
+                let c = x.shape[1];
+                let n = if self.rng.chance(60) { c } else { 1 };
+                let mul = self.rng.chance(40);
+                let k: Vec<String> = (0..n)
+                    .map(|_| {
+                        if mul {
+                            self.rng.int(-9, 9)
+                        } else {
+                            self.rng.int(-300, 300)
+                        }
+                        .to_string()
+                    })
+                    .collect();
+                let kv = self.val();
+                let kshape = if n == 1 {
+                    "1".to_string()
+                } else {
+                    format!("1x{c}x1x1")
+                };
+                self.push(&format!(
+                    "{kv} = const dense<[{}]> : tensor<{kshape}xi16>",
+                    k.join(", ")
+                ));
+                let xmax = (x.hi - x.zp).abs().max((x.lo - x.zp).abs());
+                let bound = if mul { xmax * 9 } else { xmax + 300 };
+                let bits = 66 - (bound.max(1) as u64).leading_zeros();
+                let (op, a, b) = if self.rng.chance(50) {
+                    (if mul { "q.mul" } else { "q.add" }, x.name.clone(), kv)
+                } else {
+                    (if mul { "q.mul" } else { "q.add" }, kv, x.name.clone())
+                };
+                let v = self.val();
+                self.push(&format!(
+                    "{v} = {op} {a}, {b} {{out = i{bits}}} : tensor<{shape_t}xi{bits}> loc(\"const{}\")",
+                    &v[2..]
+                ));
+                self.requantize(&v, x.shape, bound, false)
             }
             _ => x,
         }

@@ -148,3 +148,50 @@ graph @g(%x: tensor<1x4xi8>) -> (tensor<1x4xi8>) {
     assert_eq!((e.layer.as_str(), e.op), ("act", "onnx.relu"));
     assert!(e.message.contains("lower"), "{e}");
 }
+
+/// A layer far larger than the small target's buffers: the tiles split filters, input
+/// channels and output rows, and the residual add and pooling after it split planes and rows.
+#[test]
+fn large_layers_split_into_every_kind_of_tile() {
+    let (c, m, h) = (48usize, 40usize, 20usize);
+    let list = |n: usize, f: &dyn Fn(usize) -> i64| {
+        (0..n)
+            .map(|i| f(i).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let weights = list(m * c * 9, &|i| (i * 7 % 15) as i64 - 7);
+    let bias = list(m, &|i| (i as i64 - 20) * 50);
+    let mults = list(m, &|i| 3 + i as i64);
+    let src = format!(
+        r#"
+!x = quant<u8, scale = 0.1, zp = 7>
+!w = quant<i4, scale = 0.1>
+!y = quant<i8, scale = 0.1, zp = -3>
+graph @big(%x: tensor<1x{c}x{h}x{h}x!x>) -> (tensor<1x{m}x10x10x!y>) {{
+  %w = const dense<[{weights}]> : tensor<{m}x{c}x3x3x!w>
+  %b = const dense<[{bias}]> : tensor<{m}xi32>
+  %a = q.conv %x, %w, %b {{strides = [1, 1], pads = [1, 1, 1, 1], dilations = [1, 1], acc = i24}} : tensor<1x{m}x{h}x{h}xi24> loc("conv")
+  %r = q.requantize %a {{multiplier = [{mults}], shift = [12], rounding = half_up, out = !y}} : tensor<1x{m}x{h}x{h}x!y> loc("conv")
+  %s = q.add %r, %r {{out = i9}} : tensor<1x{m}x{h}x{h}xi9> loc("double")
+  %q = q.requantize %s {{multiplier = [1], shift = [1], rounding = floor, out = !y}} : tensor<1x{m}x{h}x{h}x!y> loc("double")
+  %p = q.max_pool %q {{kernel = [3, 3], strides = [2, 2], pads = [1, 1, 0, 0], dilations = [1, 1]}} : tensor<1x{m}x10x10x!y> loc("pool")
+  return %p
+}}
+"#
+    );
+    let g = graph(&src);
+    let x = input(&g, 0, 255);
+    let hw = Target::Ice40up5k.preset();
+    let c = compile(&g, &hw).unwrap_or_else(|e| panic!("{e}"));
+    let conv = &c.layers[0];
+    assert!(conv.tiles > 4, "{} tiles", conv.tiles);
+    let gemms = c
+        .program
+        .iter()
+        .filter(|i| matches!(i.op, qweave_hw::isa::Op::Gemm(g) if g.cin < 48 && g.m < 40))
+        .count();
+    assert!(gemms > 0, "input channels and filters are both split");
+    assert!(c.layers[1].tiles > 1 && c.layers[2].tiles > 1);
+    run_checked(&g, Target::Ice40up5k, &x);
+}

@@ -294,7 +294,7 @@ pub(crate) fn emit(
     let mut posts = Vec::new();
     for &p in &layer.post {
         e.fits_acc(g.ops[p].results[0])?;
-        posts.push(Post::prepare(g, &mut e.dram, p, out.dims[0])?);
+        posts.push(e.post(p, out.dims[0])?);
     }
     let oreg = e.region(layer.result)?;
     let scale = if sliced {
@@ -342,7 +342,10 @@ pub(crate) fn emit(
             (t.g * t.c * ih * iw <= inp_half, "input"),
             (planes * t.c * khw <= wgt_half, "weight"),
             (
-                regions * planes * t.r * win.ow + u64::from(sliced) <= acc_half,
+                regions * planes * t.r * win.ow
+                    + u64::from(sliced)
+                    + posts.iter().map(|p| p.scratch(planes)).sum::<u64>()
+                    <= acc_half,
                 "accumulator",
             ),
             (
@@ -544,7 +547,13 @@ pub(crate) fn emit(
                         }),
                     ]);
                 }
-                e.s.compute(&post::emit(&posts, acc_base, f0, [planes, rt, win.ow]));
+                e.s.compute(&post::emit(
+                    &posts,
+                    acc_base,
+                    scale_at + u64::from(sliced),
+                    f0,
+                    [planes, rt, win.ow],
+                ));
                 e.s.end_tile(&[store(
                     &oreg,
                     &out,

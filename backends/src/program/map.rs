@@ -54,9 +54,13 @@ fn prepare(e: &mut Emitter<'_>, ops: &[qweave_ir::Op], planes: u64) -> Result<Ve
     let mut posts = Vec::with_capacity(ops.len());
     for &p in ops {
         e.fits_acc(e.g.ops[p].results[0])?;
-        posts.push(Post::prepare(e.g, &mut e.dram, p, planes)?);
+        posts.push(e.post(p, planes)?);
     }
     Ok(posts)
+}
+
+fn scratch(posts: &[Post], planes: u64) -> u64 {
+    posts.iter().map(|p| p.scratch(planes)).sum()
 }
 
 fn words(posts: &[Post], planes: u64) -> u64 {
@@ -202,7 +206,14 @@ fn pool(e: &mut Emitter<'_>, layer: &Layer, op: qweave_ir::Op) -> Result<u64, St
                     dw: dl[1] as u8,
                 }),
             ];
-            ops.extend(post::emit(&posts, base + src_n, z0, [zt, rt, win.ow]));
+            let dst_n = zt * rt * win.ow;
+            ops.extend(post::emit(
+                &posts,
+                base + src_n,
+                base + src_n + dst_n,
+                z0,
+                [zt, rt, win.ow],
+            ));
             e.s.compute(&ops);
             e.s.end_tile(&[store(
                 &oreg,
@@ -257,7 +268,7 @@ fn binary(
     e.s.config(e.plain_config(e.hw.acc_bits));
     let (half, par) = (e.acc_half(), u64::from(e.hw.post.param_entries));
     let (z, r) = tile(out.dims, |z, r| {
-        n_src as u64 * z * r * out.dims[2] <= half && words(&all, z) <= par
+        n_src as u64 * z * r * out.dims[2] + scratch(&all, z) <= half && words(&all, z) <= par
     })
     .ok_or_else(|| {
         format!(
@@ -286,7 +297,7 @@ fn binary(
                     dims,
                 )));
                 let zc = if views[k].strides[0] == 0 { 0 } else { z0 };
-                ops.extend(post::emit(&pres[k], at, zc, dims));
+                ops.extend(post::emit(&pres[k], at, base + n_src as u64 * n, zc, dims));
             }
             if let Some(aop) = alu {
                 let d = &g.ops[op];
@@ -308,7 +319,7 @@ fn binary(
                     obits,
                 }));
             }
-            ops.extend(post::emit(&posts, base, z0, dims));
+            ops.extend(post::emit(&posts, base, base + n_src as u64 * n, z0, dims));
             e.s.compute(&ops);
             e.s.end_tile(&[store(&oreg, &out, base, [z0, r0, 0], dims)]);
         }

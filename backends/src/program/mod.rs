@@ -153,6 +153,21 @@ impl Emitter<'_> {
         }
     }
 
+    /// The post-processing op `op` on a tensor of `planes` channels, its parameters packed;
+    /// an error when a constant it loads into the accumulators does not fit them.
+    pub fn post(&mut self, op: qweave_ir::Op, planes: u64) -> Result<post::Post, String> {
+        let p = post::Post::prepare(self.g, &mut self.dram, op, planes)?;
+        if let post::Post::Alu { .. } = p {
+            let d = &self.g.ops[op];
+            for &v in &d.operands {
+                if self.g.const_data(v).is_some() {
+                    self.fits_acc(v)?;
+                }
+            }
+        }
+        Ok(p)
+    }
+
     /// An error unless every value of `v`'s type fits an accumulator.
     pub fn fits_acc(&self, v: Value) -> Result<(), String> {
         let s = storage(self.g.ty(v).elem)?;

@@ -4,7 +4,8 @@
 //! A layer has an anchor (a convolution or matrix product, a pooling, an element-wise add or
 //! multiply, a concatenation, or a load of a tensor already in DRAM) and a chain of
 //! post-processing ops applied to its accumulators before they are stored: `q.requantize`,
-//! `q.clamp`, `q.lut` and `q.multi_threshold`. An op joins the chain of the layer that
+//! `q.clamp`, `q.lut`, `q.multi_threshold`, and `q.add` or `q.mul` by a constant that varies
+//! at most per channel. An op joins the chain of the layer that
 //! computes its operand when it is that value's only use (and the value is not a graph
 //! output); the intermediate values of a chain never reach DRAM. A chain that starts on a
 //! tensor in DRAM and feeds only an add or multiply runs inside that layer, on its operand.
@@ -84,12 +85,31 @@ pub fn op_name(g: &Graph, op: Op) -> String {
         .unwrap_or_else(|| format!("op{}", op.index()))
 }
 
-/// Whether `kind` is a post-processing op a chain can hold.
-pub fn is_post(kind: &OpKind) -> bool {
-    matches!(
-        kind,
-        OpKind::Requantize(_) | OpKind::QClamp(_) | OpKind::QLut | OpKind::QMultiThreshold(_)
-    )
+/// The operand a post-processing op applies to, when `op` is one a chain can hold:
+/// `q.requantize`, `q.clamp`, `q.lut`, `q.multi_threshold`, and `q.add` or `q.mul` with a
+/// constant that varies at most per channel (a bias, a batch norm's shift).
+pub fn post_operand(g: &Graph, op: Op) -> Option<Value> {
+    let d = &g.ops[op];
+    match d.kind {
+        OpKind::Requantize(_) | OpKind::QClamp(_) | OpKind::QLut | OpKind::QMultiThreshold(_) => {
+            Some(d.operands[0])
+        }
+        OpKind::QAdd(_) | OpKind::QMul(_) => {
+            let result = &g.ty(d.results[0]).shape;
+            let per_channel = |v: Value| {
+                g.const_data(v).is_some()
+                    && super::layout::view(&g.ty(v).shape, result)
+                        .is_ok_and(|w| w.strides[1..].iter().all(|&s| s == 0))
+            };
+            let [a, b] = [d.operands[0], d.operands[1]];
+            match (per_channel(a), per_channel(b)) {
+                (false, true) if g.ty(a).shape == *result => Some(a),
+                (true, false) if g.ty(b).shape == *result => Some(b),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// An op the accelerator cannot run, and why.
@@ -171,8 +191,9 @@ pub fn plan(g: &Graph) -> Result<Plan, Unmappable> {
                 });
                 dropped.push(false);
             }
-            k if is_post(k) => {
-                let (u, r) = (d.operands[0], result.expect("one result"));
+            _ if post_operand(g, op).is_some() => {
+                let u = post_operand(g, op).expect("a post-processing op");
+                let r = result.expect("one result");
                 if let Some(&l) = tail.get(&u).filter(|_| fusible(u, &uses)) {
                     plan.layers[l].post.push(op);
                     plan.layers[l].result = r;

@@ -3,7 +3,7 @@
 //! DRAM and loaded into the parameter memory and the table per tile.
 
 use super::layout::{Dram, Region, channel_axis, format};
-use qweave_hw::isa::{self, Buf, Format, Load, Op};
+use qweave_hw::isa::{self, AluOp, Buf, Format, Load, Op};
 use qweave_ir::{ElemType, Graph, OpKind, QuantParams, RoundingMode, Storage};
 
 /// Words of a requantization record: multiplier, shift, input and output zero points.
@@ -23,6 +23,15 @@ pub enum Post {
     Clamp { lo: i64, hi: i64 },
     /// `lut` with the table in DRAM; `min` reads its first entry.
     Lut { table: Region, min: i64 },
+    /// `alu` with a constant per channel (or one for all), loaded beside the block.
+    Alu {
+        op: AluOp,
+        values: Region,
+        per_channel: bool,
+        /// Zero points of the block, of the constant, and of the result.
+        zps: [i64; 3],
+        out: (Format, u8),
+    },
     /// `thresh` with `count` thresholds per channel (or shared).
     Thresh {
         table: Region,
@@ -154,6 +163,43 @@ impl Post {
                     out: format(storage(y.elem)?),
                 })
             }
+            OpKind::QAdd(_) | OpKind::QMul(_) => {
+                let data = super::plan::post_operand(g, op)
+                    .ok_or("not an add or multiply by a per-channel constant")?;
+                let k = d.operands.iter().position(|&v| v != data).unwrap_or(1);
+                let cv = d.operands[k];
+                let ct = g.ty(cv);
+                let values = g
+                    .const_data(cv)
+                    .and_then(|t| t.as_int())
+                    .ok_or("the constant operand is not an integer constant")?;
+                let w = super::layout::view(&ct.shape, &y.shape)?;
+                let per_channel = w.strides[0] != 0 && channels > 1;
+                let picked: Vec<i64> = if per_channel {
+                    (0..channels)
+                        .map(|c| values[w.at(c, 0, 0) as usize])
+                        .collect()
+                } else {
+                    vec![values[0]]
+                };
+                if let Some(v) = picked.iter().find(|v| i32::try_from(**v).is_err()) {
+                    return Err(format!(
+                        "the constant {v} does not fit the 32 bits it is loaded at"
+                    ));
+                }
+                let zp = |elem: ElemType| zero_points(elem, rank, 1).map(|z| z[0]);
+                Ok(Post::Alu {
+                    op: if matches!(d.kind, OpKind::QAdd(_)) {
+                        AluOp::Add
+                    } else {
+                        AluOp::Mul
+                    },
+                    values: dram.constant(&picked, Format::Signed, 32)?,
+                    per_channel,
+                    zps: [zp(g.ty(data).elem)?, zp(ct.elem)?, zp(y.elem)?],
+                    out: format(storage(y.elem)?),
+                })
+            }
             k => Err(format!("`{}` is not a post-processing op", k.name())),
         }
     }
@@ -165,7 +211,21 @@ impl Post {
             Post::Thresh {
                 count, per_channel, ..
             } => count * if *per_channel { planes } else { 1 },
-            Post::Clamp { .. } | Post::Lut { .. } => 0,
+            Post::Clamp { .. } | Post::Lut { .. } | Post::Alu { .. } => 0,
+        }
+    }
+
+    /// Accumulators it needs beside the block of `planes` channels.
+    pub fn scratch(&self, planes: u64) -> u64 {
+        match self {
+            Post::Alu { per_channel, .. } => {
+                if *per_channel {
+                    planes
+                } else {
+                    1
+                }
+            }
+            _ => 0,
         }
     }
 
@@ -205,10 +265,11 @@ fn param_load(buf: Buf, src: &Region, first: u64, sram: u64, z: u64, n: u64, zs:
 }
 
 /// The instructions applying `posts` to the accumulators from `acc` on: `dims` planes, rows
-/// and columns, the first plane being channel `z0` of the tensor.
-pub fn emit(posts: &[Post], acc: u64, z0: u64, dims: [u64; 3]) -> Vec<Op> {
+/// and columns, the first plane being channel `z0` of the tensor. Constants go to the
+/// accumulators from `scratch` on ([`Post::scratch`] of them).
+pub fn emit(posts: &[Post], acc: u64, scratch: u64, z0: u64, dims: [u64; 3]) -> Vec<Op> {
     let [z, y, x] = dims;
-    let (mut par, mut lut) = (0u64, 0u64);
+    let (mut par, mut lut, mut spare) = (0u64, 0u64, scratch);
     let mut ops = Vec::new();
     let (acc32, z16, y16, x16) = (acc as u32, z as u16, y as u16, x as u16);
     for p in posts {
@@ -241,6 +302,41 @@ pub fn emit(posts: &[Post], acc: u64, z0: u64, dims: [u64; 3]) -> Vec<Op> {
                     obits: out.1,
                 }));
                 par += RECORD * planes;
+            }
+            Post::Alu {
+                op,
+                values,
+                per_channel,
+                zps,
+                out,
+            } => {
+                let (first, planes) = if *per_channel { (z0, z) } else { (0, 1) };
+                ops.push(Op::Load(param_load(
+                    Buf::Acc,
+                    values,
+                    first,
+                    spare,
+                    planes,
+                    1,
+                    1,
+                )));
+                ops.push(Op::Alu(isa::Alu {
+                    op: *op,
+                    dst: acc32,
+                    src: spare as u32,
+                    z: z16,
+                    y: y16,
+                    x: x16,
+                    szs: u32::from(*per_channel),
+                    sys: 0,
+                    sxs: 0,
+                    dzp: zps[0],
+                    szp: zps[1],
+                    ozp: zps[2],
+                    ofmt: out.0,
+                    obits: out.1,
+                }));
+                spare += planes;
             }
             Post::Clamp { lo, hi } => ops.push(Op::Clamp(isa::Clamp {
                 acc: acc32,
