@@ -1,7 +1,7 @@
 //! Benchmark: compile time and simulation speed of the accelerator flow, against the
 //! interpreter and onnxruntime measured in the same run.
 //!
-//! For each model (the digits fixtures, and the models `scripts/bench-compile.sh` prepares in
+//! For each model (the digits fixtures, the int8 ResNet-8 fixture, and the models `scripts/bench-compile.sh` prepares in
 //! `.cache/bench/`: ResNet-50 and DenseNet-121 of the onnx 1.22 wheel's `light` set, softmax
 //! cut off, after 8-bit post-training quantization on random calibration data), it measures:
 //! - the time to import and lower the model, and to compile it for the `sim` target (median of
@@ -152,6 +152,12 @@ fn bench() -> Result<(), String> {
             input: bench.join("digits_x.npy"),
         },
     ];
+    cases.push(Case {
+        name: "resnet8 (int8 QOperator)",
+        model: models.join("bench_resnet_qop.onnx"),
+        source: Some(models.join("bench_resnet_qop.onnx")),
+        input: bench.join("resnet8_x.npy"),
+    });
     for (name, stem) in [("resnet50", "resnet50"), ("densenet121", "densenet121")] {
         cases.push(Case {
             name,
@@ -262,7 +268,7 @@ fn bench() -> Result<(), String> {
             let session = nums[0] / 1e3;
             let run = median(nums[1..].to_vec()) / 1e3;
             println!(
-                "  onnxruntime (float source, 1 thread): session {:.1} ms, run {:.2} ms ({:.0} MMAC/s); qweave compile/session {:.2}x, simulator/onnxruntime time {:.0}x",
+                "  onnxruntime (the source model, 1 thread): session {:.1} ms, run {:.2} ms ({:.0} MMAC/s); qweave compile/session {:.2}x, simulator/onnxruntime time {:.0}x",
                 session * 1e3,
                 run * 1e3,
                 macs / run / 1e6,

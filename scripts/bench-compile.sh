@@ -45,6 +45,7 @@ for name in ["resnet50", "densenet121"]:
     np.save(os.path.join(out, f"{name}_x.npy"), rng.standard_normal(shape).astype(np.float32))
 digits = np.load("tests/models/digits_test.npz")["x"][:1]
 np.save(os.path.join(out, "digits_x.npy"), digits.astype(np.float32))
+np.save(os.path.join(out, "resnet8_x.npy"), np.load("tests/models/bench_input.npz")["x"])
 PY
 for name in resnet50 densenet121; do
   if [ ! -f "$out/${name}_w8a8.qir" ]; then

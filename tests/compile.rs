@@ -63,6 +63,24 @@ fn digits_fixtures_simulate_bit_exactly_layer_by_layer() {
 }
 
 #[test]
+fn the_int8_resnet8_fixture_simulates_bit_exactly() {
+    let g = lowered("bench_resnet_qop.onnx");
+    let hw = qweave_hw::Target::Sim.preset();
+    let c = program::compile(&g, &hw).unwrap_or_else(|e| panic!("{e}"));
+    let file = files::read(&common::root().join("tests/models/bench_input.npz")).unwrap();
+    let x = file
+        .iter()
+        .find(|t| t.name.as_deref() == Some("x"))
+        .unwrap();
+    let inputs = [x.tensor.to_ir().unwrap()];
+    let s = execute::simulate(&c, &g, &hw, &inputs).unwrap_or_else(|e| panic!("{e}"));
+    execute::check(&c, &g, &inputs, &s.run.dram).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.outputs, qweave_interp::run(&g, &inputs).unwrap());
+    // 12.5 M MACs per image, as the interpreter benchmark counts them
+    assert_eq!(s.run.macs, 12_501_632);
+}
+
+#[test]
 fn a_fixture_with_float_ops_left_is_refused_naming_the_layer() {
     let g = lowered("digits_qonnx_misc.onnx");
     let e = program::compile(&g, &qweave_hw::Target::Sim.preset()).unwrap_err();
