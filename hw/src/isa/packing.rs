@@ -57,10 +57,18 @@ pub fn read(dram: &[u8], base: u64, index: u64, bits: u8, fmt: Format) -> Option
     }
     let (at, end) = span(base, index, bits);
     let first = usize::try_from(at / 8).ok()?;
-    let bytes = dram.get(first..usize::try_from(end).ok()?)?;
-    let mut window = [0u8; 8];
-    window[..bytes.len()].copy_from_slice(bytes);
-    let raw = (u64::from_le_bytes(window) >> (at % 8)) & ((1u64 << bits) - 1);
+    let last = usize::try_from(end).ok()?;
+    // eight bytes hold any value of at most 32 bits at any bit offset
+    let word = match dram.get(first..first + 8) {
+        Some(b) if last <= dram.len() => u64::from_le_bytes(b.try_into().ok()?),
+        _ => {
+            let bytes = dram.get(first..last)?;
+            let mut window = [0u8; 8];
+            window[..bytes.len()].copy_from_slice(bytes);
+            u64::from_le_bytes(window)
+        }
+    };
+    let raw = (word >> (at % 8)) & ((1u64 << bits) - 1);
     Some(match fmt {
         Format::Unsigned => raw as i64,
         Format::Signed => ((raw << (64 - bits)) as i64) >> (64 - bits),

@@ -190,35 +190,34 @@ impl<'c> Machine<'c> {
             usize::from(l.x) + usize::from(l.pad_left) + usize::from(l.pad_right),
         );
         let n = usize::from(l.z) * ys * xs;
-        // what each written value must fit, and the memory's size
-        let (check, cap): (Box<dyn Fn(i64) -> bool>, usize) = match l.buf {
+        // what each written value must fit (a range; bipolar without 0), and the memory's size
+        let (lo, hi, bipolar, cap) = match l.buf {
             Buf::Inp | Buf::Wgt => {
                 let c = self
                     .loader
                     .ok_or("a load into inp or wgt before any config")?
                     .config;
-                let (fmt, bits) = if l.buf == Buf::Inp {
-                    (c.afmt, c.a)
+                let (fmt, bits, cap) = if l.buf == Buf::Inp {
+                    (c.afmt, c.a, self.inp_cap(c.a))
                 } else {
-                    (c.wfmt, c.w)
+                    (c.wfmt, c.w, self.wgt_cap(c.w))
                 };
-                let cap = if l.buf == Buf::Inp {
-                    self.inp_cap(c.a)
-                } else {
-                    self.wgt_cap(c.w)
-                };
-                (Box::new(move |v| fits(v, fmt, bits)), cap)
+                let (lo, hi) = packing::range(fmt, bits);
+                (lo, hi, fmt == Format::Bipolar, cap)
             }
             Buf::Acc => {
-                let bits = self.hw.acc_bits;
-                (
-                    Box::new(move |v| fits(v, Format::Signed, bits)),
-                    self.acc.len(),
-                )
+                let (lo, hi) = packing::range(Format::Signed, self.hw.acc_bits);
+                (lo, hi, false, self.acc.len())
             }
-            Buf::Par => (Box::new(|_| true), self.par.len()),
-            Buf::Lut => (Box::new(|v| i32::try_from(v).is_ok()), self.lut.len()),
+            Buf::Par => (i64::MIN, i64::MAX, false, self.par.len()),
+            Buf::Lut => (
+                i64::from(i32::MIN),
+                i64::from(i32::MAX),
+                false,
+                self.lut.len(),
+            ),
         };
+        let check = |v: i64| (lo..=hi).contains(&v) && !(bipolar && v == 0);
         extent(l.buf.name(), l.sram, n as u64, cap)?;
         let mut values = Vec::with_capacity(n);
         for p in 0..u64::from(l.z) {
@@ -308,30 +307,43 @@ impl<'c> Machine<'c> {
         );
         let (cin, m) = (cin as usize, m as usize);
         let plane = ih * iw;
+        // weight-stationary order: each weight scales a strided run of inputs into a row of
+        // sums, which the compiler vectorizes (the sums are exact integers either way)
+        let mut sums = vec![0i64; oh * ow];
         for grp in 0..usize::from(g.groups) {
             let inp = &self.inp[g.inp as usize + grp * cin * plane..][..cin * plane];
             for o in 0..m {
                 let f = grp * m + o;
                 let wgt = &self.wgt[g.wgt as usize + f * cin * kh * kw..][..cin * kh * kw];
-                let out = &mut self.acc[g.acc as usize + f * oh * ow..][..oh * ow];
-                for i in 0..oh {
-                    for j in 0..ow {
-                        let mut s = 0i64;
-                        for c in 0..cin {
-                            let x = &inp[c * plane..][..plane];
-                            let w = &wgt[c * kh * kw..][..kh * kw];
-                            for ky in 0..kh {
-                                let row = &x[(i * sh + ky * dh) * iw + j * sw..];
-                                let wr = &w[ky * kw..][..kw];
-                                for (kx, &wv) in wr.iter().enumerate() {
-                                    s = s.wrapping_add(row[kx * dw].wrapping_mul(wv));
+                sums.fill(0);
+                for c in 0..cin {
+                    let x = &inp[c * plane..][..plane];
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let wv = wgt[(c * kh + ky) * kw + kx];
+                            if wv == 0 {
+                                continue;
+                            }
+                            for i in 0..oh {
+                                let row = &x[(i * sh + ky * dh) * iw + kx * dw..];
+                                let dst = &mut sums[i * ow..][..ow];
+                                if sw == 1 {
+                                    for (d, &xv) in dst.iter_mut().zip(&row[..ow]) {
+                                        *d = d.wrapping_add(xv.wrapping_mul(wv));
+                                    }
+                                } else {
+                                    for (j, d) in dst.iter_mut().enumerate() {
+                                        *d = d.wrapping_add(row[j * sw].wrapping_mul(wv));
+                                    }
                                 }
                             }
                         }
-                        let cell = &mut out[i * ow + j];
-                        let base = if g.reset { 0 } else { *cell };
-                        *cell = wrap(base.wrapping_add(s), a.acc_bits);
                     }
+                }
+                let out = &mut self.acc[g.acc as usize + f * oh * ow..][..oh * ow];
+                for (cell, &s) in out.iter_mut().zip(&sums) {
+                    let base = if g.reset { 0 } else { *cell };
+                    *cell = wrap(base.wrapping_add(s), a.acc_bits);
                 }
             }
         }
