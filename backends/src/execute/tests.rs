@@ -147,6 +147,15 @@ graph @g(%x: tensor<1x4xi8>) -> (tensor<1x4xi8>) {
     let e = compile(&g, &Target::Sim.preset()).unwrap_err();
     assert_eq!((e.layer.as_str(), e.op), ("act", "onnx.relu"));
     assert!(e.message.contains("lower"), "{e}");
+    // a float tensor crossing the boundary with no quantizer
+    let g = graph("graph @f(%x: tensor<1x4xf32>) -> (tensor<1x4xf32>) {\n  return %x\n}\n");
+    let e = compile(&g, &Target::Sim.preset()).unwrap_err();
+    assert_eq!(
+        e.message,
+        "graph input or output 0 is float and no `onnx.quantize_linear` or \
+         `onnx.dequantize_linear` at the boundary converts it; quantize the model \
+         (`qweave quantize`)"
+    );
 }
 
 /// A layer far larger than the small target's buffers: the tiles split filters, input

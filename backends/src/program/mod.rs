@@ -262,7 +262,9 @@ pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
                 let region = *e.regions.get(&h.inner).ok_or_else(|| {
                     graph_err(if g.ty(h.inner).elem.is_float() {
                         format!(
-                            "graph input or output {i} is float and no `onnx.quantize_linear`                              or `onnx.dequantize_linear` at the boundary converts it; quantize                              the model (`qweave quantize`)"
+                            "graph input or output {i} is float and no `onnx.quantize_linear` \
+                             or `onnx.dequantize_linear` at the boundary converts it; quantize \
+                             the model (`qweave quantize`)"
                         )
                     } else {
                         format!("graph input or output {i} is a constant, not a tensor in DRAM")
