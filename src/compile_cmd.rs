@@ -62,7 +62,7 @@ pub fn run(args: &CompileArgs) -> CmdResult {
         dir.file_name().and_then(|n| n.to_str()).unwrap_or("out")
     ));
     let _ = std::fs::remove_dir_all(&staging);
-    let written = write_all(&staging, &c, &graph, &hw, target);
+    let written = write_all(&staging, &c, &graph, &hw);
     let finish = written.and_then(|summary| {
         if dir.exists() {
             std::fs::remove_dir_all(dir).map_err(|e| vec![format!("{}: {e}", dir.display())])?;
@@ -98,7 +98,6 @@ fn write_all(
     c: &program::Compiled,
     g: &Graph,
     hw: &HwConfig,
-    target: Target,
 ) -> Result<String, Vec<String>> {
     let io = |p: &Path, e: std::io::Error| vec![format!("{}: {e}", p.display())];
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
@@ -115,16 +114,14 @@ fn write_all(
     )?;
     put("weights.bin", &c.dram.image)?;
     qir_file::write(g, &dir.join("model.qir"))?;
-    let run = qweave_sim::time(hw, &c.program).map_err(|e| vec![format!("timing: {e}")])?;
-    let parts = qweave_hw::breakdown(hw, target).map_err(|e| vec![e.to_string()])?;
-    let total = parts.total();
-    let models = artifacts::layer_models(c, hw, &parts, &run);
-    let manifest = artifacts::manifest(c, g, hw, total, &models, &run);
+    let modeled = artifacts::Modeled::of(c, hw).map_err(|e| vec![e])?;
+    let run = &modeled.run;
+    let manifest = artifacts::manifest(c, g, hw, &modeled);
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| vec![e.to_string()])?;
     put("manifest.json", text.as_bytes())?;
     put(
         "report.md",
-        artifacts::report(c, g, hw, total, &models, &run).as_bytes(),
+        artifacts::report(c, g, hw, &modeled).as_bytes(),
     )?;
     Ok(format!(
         "modeled {} cycles ({:.1} us at {} MHz), {:.2} MACs per cycle",

@@ -3,7 +3,7 @@
 
 use crate::program::layout::Region;
 use crate::program::{Compiled, Io};
-use qweave_hw::{Breakdown, HwConfig, Resources};
+use qweave_hw::{Breakdown, HwConfig, Resources, Target};
 use qweave_ir::{ElemType, Graph, QuantParams};
 use qweave_sim::Run;
 use serde_json::{Value as Json, json};
@@ -23,11 +23,27 @@ pub struct LayerModel {
     pub resources: Resources,
 }
 
-fn add(a: Resources, b: Resources) -> Resources {
-    Resources {
-        lut: a.lut + b.lut,
-        dsp: a.dsp + b.dsp,
-        bram: a.bram + b.bram,
+/// The modeled figures of a program: the timing run, the accelerator's resources, and each
+/// layer's share.
+#[derive(Debug)]
+pub struct Modeled {
+    pub run: Run,
+    pub total: Resources,
+    pub layers: Vec<LayerModel>,
+}
+
+impl Modeled {
+    /// Times `c` on `hw` with the cycle model and counts the resources of `hw`'s target.
+    pub fn of(c: &Compiled, hw: &HwConfig) -> Result<Modeled, String> {
+        let target = Target::parse(&hw.target).map_err(|e| e.to_string())?;
+        let run = qweave_sim::time(hw, &c.program).map_err(|e| format!("timing: {e}"))?;
+        let parts = qweave_hw::breakdown(hw, target).map_err(|e| e.to_string())?;
+        let layers = layer_models(c, hw, &parts, &run);
+        Ok(Modeled {
+            run,
+            total: parts.total(),
+            layers,
+        })
     }
 }
 
@@ -35,7 +51,7 @@ fn add(a: Resources, b: Resources) -> Resources {
 /// of the template it keeps busy: the share of the array its tiles occupy and the operand
 /// buffers (layers on the array), and always the accumulators, the post-processing unit and
 /// the controller.
-pub fn layer_models(c: &Compiled, hw: &HwConfig, parts: &Breakdown, run: &Run) -> Vec<LayerModel> {
+fn layer_models(c: &Compiled, hw: &HwConfig, parts: &Breakdown, run: &Run) -> Vec<LayerModel> {
     let pes = u64::from(hw.rows) * u64::from(hw.cols);
     c.layers
         .iter()
@@ -43,26 +59,18 @@ pub fn layer_models(c: &Compiled, hw: &HwConfig, parts: &Breakdown, run: &Run) -
         .map(|(i, l)| {
             let stats = run.layers.get(&(i as u16)).copied().unwrap_or_default();
             let cycles = stats.end - stats.start;
-            let mut r = add(add(parts.accumulators, parts.post), parts.control);
+            let mut r = parts.accumulators + parts.post + parts.control;
             let mut peak = 0;
-            if let (Some([rows, cols]), Some(mode)) = (l.array, &l.mode) {
+            if let (Some([rows, cols]), Some(rate)) = (l.array, l.mode) {
                 let used = rows * cols;
                 let share = |v: u64| (v * used).div_ceil(pes);
-                r = add(
-                    r,
-                    Resources {
+                r =
+                    r + Resources {
                         lut: share(parts.array.lut),
                         dsp: share(parts.array.dsp),
                         bram: parts.array.bram,
-                    },
-                );
-                r = add(r, parts.operand_buffers);
-                let rate = hw
-                    .modes
-                    .iter()
-                    .find(|m| m.mode.to_string() == *mode)
-                    .map_or(1, |m| u64::from(m.macs_per_cycle));
-                peak = pes * rate;
+                    } + parts.operand_buffers;
+                peak = pes * u64::from(rate.macs_per_cycle);
             }
             LayerModel {
                 cycles,
@@ -121,25 +129,19 @@ fn io(g: &Graph, x: &Io) -> Json {
 }
 
 /// `manifest.json`.
-pub fn manifest(
-    c: &Compiled,
-    g: &Graph,
-    hw: &HwConfig,
-    total: Resources,
-    models: &[LayerModel],
-    run: &Run,
-) -> Json {
+pub fn manifest(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> Json {
+    let (run, total) = (&m.run, m.total);
     let layers: Vec<Json> = c
         .layers
         .iter()
-        .zip(models)
+        .zip(&m.layers)
         .enumerate()
         .map(|(i, (l, m))| {
             json!({
                 "index": i,
                 "name": l.name,
                 "ops": l.ops,
-                "mode": l.mode,
+                "mode": l.mode.map(|r| r.mode.to_string()),
                 "tiles": l.tiles,
                 "result": { "shape": g.ty(l.result).shape, "quant": quant(g.ty(l.result).elem), "dram": region(&l.region) },
                 "modeled": {
@@ -180,14 +182,8 @@ pub fn manifest(
 }
 
 /// `report.md`.
-pub fn report(
-    c: &Compiled,
-    g: &Graph,
-    hw: &HwConfig,
-    total: Resources,
-    models: &[LayerModel],
-    run: &Run,
-) -> String {
+pub fn report(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> String {
+    let (run, total, models) = (&m.run, m.total, &m.layers);
     let mut s = String::new();
     let _ = writeln!(s, "# {} on {}\n", g.name, hw.target);
     let _ = writeln!(
@@ -218,7 +214,8 @@ pub fn report(
             "| {i} | {} | {} | {} | {} | {} | {} | {:.1}% | {} | {} | {} | {} |",
             l.name,
             l.ops.join(", "),
-            l.mode.as_deref().unwrap_or("post"),
+            l.mode
+                .map_or_else(|| "post".to_string(), |r| r.mode.to_string()),
             l.tiles,
             m.cycles,
             m.macs,

@@ -56,22 +56,22 @@ pub struct Breakdown {
     pub control: Resources,
 }
 
+impl std::ops::Add for Resources {
+    type Output = Resources;
+
+    fn add(self, r: Resources) -> Resources {
+        Resources {
+            lut: self.lut + r.lut,
+            dsp: self.dsp + r.dsp,
+            bram: self.bram + r.bram,
+        }
+    }
+}
+
 impl Breakdown {
     /// The sum of the parts.
     pub fn total(&self) -> Resources {
-        [
-            self.array,
-            self.operand_buffers,
-            self.accumulators,
-            self.post,
-            self.control,
-        ]
-        .iter()
-        .fold(Resources::default(), |a, r| Resources {
-            lut: a.lut + r.lut,
-            dsp: a.dsp + r.dsp,
-            bram: a.bram + r.bram,
-        })
+        self.array + self.operand_buffers + self.accumulators + self.post + self.control
     }
 }
 

@@ -10,7 +10,7 @@
 
 use super::layout::{Region, View, format, view};
 use super::plan::Layer;
-use super::post::{self, Post, storage, zero_points};
+use super::post::{self, storage, zero_points};
 use super::slices::{self, Slice};
 use super::window::Window;
 use super::{Emitter, Mapping};
@@ -26,6 +26,28 @@ struct Geometry {
     /// Input channels and filters per group.
     cpg: u64,
     mpg: u64,
+}
+
+/// What a tile can exceed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Limit {
+    Input,
+    Weight,
+    Accumulator,
+    Parameter,
+    Field,
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Limit::Input => "input buffer",
+            Limit::Weight => "weight buffer",
+            Limit::Accumulator => "accumulator memory",
+            Limit::Parameter => "parameter memory",
+            Limit::Field => "16-bit range of the instruction fields",
+        })
+    }
 }
 
 /// A tile size: groups, filters per group, input channels per group, output rows.
@@ -335,29 +357,29 @@ pub(crate) fn emit(
     // sliced layers keep the bias apart until the slices are summed
     let regions = if sliced && breg.is_some() { 2 } else { 1 };
     let n_slices = slices.len() as u64;
-    let fits = |t: Tile| -> Result<(), &'static str> {
+    let fits = |t: Tile| -> Result<(), Limit> {
         let ih = win.ih_bound(t.r);
         let planes = t.g * t.m;
         let checks = [
-            (t.g * t.c * ih * iw <= inp_half, "input"),
-            (planes * t.c * khw <= wgt_half, "weight"),
+            (t.g * t.c * ih * iw <= inp_half, Limit::Input),
+            (planes * t.c * khw <= wgt_half, Limit::Weight),
             (
                 regions * planes * t.r * win.ow
                     + u64::from(sliced)
                     + posts.iter().map(|p| p.scratch(planes)).sum::<u64>()
                     <= acc_half,
-                "accumulator",
+                Limit::Accumulator,
             ),
             (
                 posts.iter().map(|p| p.par_words(planes)).sum::<u64>()
                     <= u64::from(hw.post.param_entries),
-                "parameter",
+                Limit::Parameter,
             ),
             (
                 [t.g * t.c, ih, iw, planes, t.c * khw, t.r, win.ow]
                     .iter()
                     .all(|&v| v <= u16max),
-                "field",
+                Limit::Field,
             ),
         ];
         match checks.iter().find(|c| !c.0) {
@@ -365,13 +387,7 @@ pub(crate) fn emit(
             None => Ok(()),
         }
     };
-    let lut_need: u64 = posts.iter().map(Post::lut_entries).sum();
-    if lut_need > u64::from(hw.post.lut_entries) {
-        return Err(format!(
-            "its tables need {lut_need} entries but the activation table holds {}",
-            hw.post.lut_entries
-        ));
-    }
+    e.check_tables(&posts)?;
     let mut t = Tile {
         g: groups,
         m: mpg,
@@ -384,9 +400,9 @@ pub(crate) fn emit(
             continue;
         }
         let shrink_m = match what {
-            "accumulator" | "parameter" => true,
-            "input" => false,
-            _ => t.m >= t.c,
+            Limit::Accumulator | Limit::Parameter => true,
+            Limit::Input => false,
+            Limit::Weight | Limit::Field => t.m >= t.c,
         };
         if shrink_m && t.m > 1 {
             t.m = t.m.div_ceil(2);
@@ -398,9 +414,9 @@ pub(crate) fn emit(
             t.c = t.c.div_ceil(2);
         } else {
             return Err(format!(
-                "one output row of one filter does not fit: the {what} buffer is too small \
-                 for a row of {} input columns ({} output columns) on target {}; tile the \
-                 image or pick a larger target",
+                "one output row of one filter does not fit: the {what} is too small for a \
+                 row of {} input columns ({} output columns) on target {}; tile the image or \
+                 pick a larger target",
                 iw, win.ow, hw.target
             ));
         }
@@ -566,7 +582,7 @@ pub(crate) fn emit(
     }
     let folds = (t.c * khw).div_ceil(u64::from(rate.macs_per_cycle));
     Ok(Mapping {
-        mode: Some(mode.to_string()),
+        mode: Some(rate),
         tiles,
         array: Some([folds.min(u64::from(hw.rows)), t.m.min(u64::from(hw.cols))]),
     })

@@ -83,18 +83,6 @@ pub(crate) fn emit(e: &mut Emitter<'_>, layer: &Layer) -> Result<Mapping, String
     })
 }
 
-/// The common checks of a layer's tables and parameters.
-fn check_tables(e: &Emitter<'_>, posts: &[Post]) -> Result<(), String> {
-    let need: u64 = posts.iter().map(Post::lut_entries).sum();
-    if need > u64::from(e.hw.post.lut_entries) {
-        return Err(format!(
-            "its tables need {need} entries but the activation table holds {}",
-            e.hw.post.lut_entries
-        ));
-    }
-    Ok(())
-}
-
 fn pool(e: &mut Emitter<'_>, layer: &Layer, op: qweave_ir::Op) -> Result<u64, String> {
     let g = e.g;
     let d = &g.ops[op];
@@ -159,7 +147,7 @@ fn pool(e: &mut Emitter<'_>, layer: &Layer, op: qweave_ir::Op) -> Result<u64, St
         }
     }
     let posts = prepare(e, &layer.post, out.dims[0])?;
-    check_tables(e, &posts)?;
+    e.check_tables(&posts)?;
     let (xreg, oreg) = (e.region(xv)?, e.region(layer.result)?);
     e.s.config(e.plain_config(acc_bits));
     let (half, par) = (e.acc_half(), u64::from(e.hw.post.param_entries));
@@ -263,7 +251,7 @@ fn binary(
     }
     let posts = prepare(e, &layer.post, out.dims[0])?;
     let all: Vec<Post> = pres.iter().flatten().chain(&posts).cloned().collect();
-    check_tables(e, &all)?;
+    e.check_tables(&all)?;
     let oreg = e.region(layer.result)?;
     e.s.config(e.plain_config(e.hw.acc_bits));
     let (half, par) = (e.acc_half(), u64::from(e.hw.post.param_entries));

@@ -46,8 +46,8 @@ pub struct LayerInfo {
     pub name: String,
     /// The ops it runs, by name.
     pub ops: Vec<&'static str>,
-    /// The array's precision mode (`w8a8`), for layers on the array.
-    pub mode: Option<String>,
+    /// The array's precision mode and its MACs per PE and cycle, for layers on the array.
+    pub mode: Option<qweave_hw::ModeRate>,
     /// Output tiles.
     pub tiles: u64,
     /// PE rows and columns its largest tile occupies, for layers on the array.
@@ -100,7 +100,7 @@ impl std::error::Error for CompileError {}
 
 /// How a layer was mapped.
 pub(crate) struct Mapping {
-    pub mode: Option<String>,
+    pub mode: Option<qweave_hw::ModeRate>,
     pub tiles: u64,
     pub array: Option<[u64; 2]>,
 }
@@ -166,6 +166,18 @@ impl Emitter<'_> {
             }
         }
         Ok(p)
+    }
+
+    /// An error unless the tables of `posts` fit the activation table together.
+    pub fn check_tables(&self, posts: &[post::Post]) -> Result<(), String> {
+        let need: u64 = posts.iter().map(post::Post::lut_entries).sum();
+        if need > u64::from(self.hw.post.lut_entries) {
+            return Err(format!(
+                "its tables need {need} entries but the activation table holds {}",
+                self.hw.post.lut_entries
+            ));
+        }
+        Ok(())
     }
 
     /// An error unless every value of `v`'s type fits an accumulator.

@@ -145,6 +145,25 @@ pub fn plan(g: &Graph) -> Result<Plan, Unmappable> {
         let d = &g.ops[op];
         let result = d.results.first().copied();
         let unmappable = |message: String| Unmappable { op, message };
+        if let Some(u) = post_operand(g, op) {
+            let r = result.expect("one result");
+            if let Some(&l) = tail.get(&u).filter(|_| fusible(u, &uses)) {
+                plan.layers[l].post.push(op);
+                plan.layers[l].result = r;
+                tail.remove(&u);
+                tail.insert(r, l);
+            } else {
+                tail.insert(r, plan.layers.len());
+                plan.layers.push(Layer {
+                    name: op_name(g, op),
+                    anchor: Anchor::Load(u),
+                    post: vec![op],
+                    result: r,
+                });
+                dropped.push(false);
+            }
+            continue;
+        }
         match &d.kind {
             OpKind::Const(_) => {}
             OpKind::Reshape(_) => {
@@ -190,25 +209,6 @@ pub fn plan(g: &Graph) -> Result<Plan, Unmappable> {
                     result: r,
                 });
                 dropped.push(false);
-            }
-            _ if post_operand(g, op).is_some() => {
-                let u = post_operand(g, op).expect("a post-processing op");
-                let r = result.expect("one result");
-                if let Some(&l) = tail.get(&u).filter(|_| fusible(u, &uses)) {
-                    plan.layers[l].post.push(op);
-                    plan.layers[l].result = r;
-                    tail.remove(&u);
-                    tail.insert(r, l);
-                } else {
-                    tail.insert(r, plan.layers.len());
-                    plan.layers.push(Layer {
-                        name: op_name(g, op),
-                        anchor: Anchor::Load(u),
-                        post: vec![op],
-                        result: r,
-                    });
-                    dropped.push(false);
-                }
             }
             OpKind::QAdd(_) | OpKind::QMul(_) => {
                 let mut src = [d.operands[0], d.operands[1]];

@@ -40,7 +40,7 @@ impl Rows {
 impl Window {
     /// The rows output rows `r0 .. r0 + n` read.
     pub fn rows(&self, r0: u64, n: u64) -> Rows {
-        let span = (n - 1) * self.s[0] + (self.k[0] - 1) * self.d[0] + 1;
+        let span = self.ih_bound(n);
         // in padded coordinates the tile reads [r0 * s, r0 * s + span)
         let lo = r0 * self.s[0];
         let hi = lo + span;
@@ -77,7 +77,7 @@ impl Window {
         l + self.w + r
     }
 
-    /// An upper bound of the padded rows `n` output rows read.
+    /// The padded rows `n` output rows read.
     pub fn ih_bound(&self, n: u64) -> u64 {
         (n - 1) * self.s[0] + (self.k[0] - 1) * self.d[0] + 1
     }
