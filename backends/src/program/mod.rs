@@ -15,7 +15,7 @@ mod slices;
 pub mod streams;
 pub mod window;
 
-use layout::{Dram, Region, View, format, view};
+use layout::{Dram, Region, format};
 use plan::{Anchor, Plan};
 use post::storage;
 use qweave_hw::HwConfig;
@@ -56,8 +56,6 @@ pub struct LayerInfo {
     pub result: Value,
     /// Where that lives.
     pub region: Region,
-    /// Its planes, rows and columns there.
-    pub view: View,
 }
 
 /// A graph input or output.
@@ -239,7 +237,6 @@ pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
         }
         .map_err(err)?;
         let region = e.regions[&layer.result];
-        let rt = g.ty(layer.result);
         let mut ops: Vec<&'static str> = Vec::new();
         if let Anchor::Binary { pre, .. } = &layer.anchor {
             ops.extend(pre.iter().flatten().map(|&o| g.ops[o].kind.name()));
@@ -263,7 +260,6 @@ pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
             array,
             result: layer.result,
             region,
-            view: view(&rt.shape, &rt.shape).map_err(err)?,
         });
     }
     let io = |hosts: &[plan::Host]| -> Result<Vec<Io>, CompileError> {
