@@ -1,5 +1,6 @@
 //! qweave's accelerator template: what a configured accelerator holds ([`HwConfig`]), the
-//! precision modes of its processing elements, one preset per target with the target's
+//! precision modes of its processing elements and how they multiply ([`multiply`]: DSP
+//! packing, fused bricks, XNOR-popcount), one preset per target with the target's
 //! resources, a resource model that says whether a configuration fits, the instruction set
 //! ([`isa`], specified in `docs/isa.md`) and its cycle model ([`cycles`]).
 //!
@@ -13,6 +14,7 @@ mod config;
 pub mod cycles;
 mod estimate;
 pub mod isa;
+pub mod multiply;
 mod precision;
 mod target;
 
