@@ -142,6 +142,8 @@ pub fn manifest(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> Json {
                 "name": l.name,
                 "ops": l.ops,
                 "mode": l.mode.map(|r| r.mode.to_string()),
+                "packing": l.pe.map(|(pe, _)| pe.describe()),
+                "products_per_pe": l.pe.map(|(_, p)| p),
                 "tiles": l.tiles,
                 "result": { "shape": g.ty(l.result).shape, "quant": quant(g.ty(l.result).elem), "dram": region(&l.region) },
                 "modeled": {
@@ -205,17 +207,22 @@ pub fn report(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> String {
     );
     let _ = writeln!(
         s,
-        "| # | layer | ops | mode | tiles | cycles | MACs | utilization | DRAM bytes | DSP | LUT | BRAM |"
+        "| # | layer | ops | mode | packing | products per PE | tiles | cycles | MACs | utilization | DRAM bytes | DSP | LUT | BRAM |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for (i, (l, m)) in c.layers.iter().zip(models).enumerate() {
         let _ = writeln!(
             s,
-            "| {i} | {} | {} | {} | {} | {} | {} | {:.1}% | {} | {} | {} | {} |",
+            "| {i} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1}% | {} | {} | {} | {} |",
             l.name,
             l.ops.join(", "),
             l.mode
                 .map_or_else(|| "post".to_string(), |r| r.mode.to_string()),
+            l.pe.map_or_else(String::new, |(pe, _)| pe.describe()),
+            l.pe.map_or_else(String::new, |(_, p)| p.to_string()),
             l.tiles,
             m.cycles,
             m.macs,
@@ -229,14 +236,15 @@ pub fn report(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> String {
     let tiles: u64 = c.layers.iter().map(|l| l.tiles).sum();
     let _ = writeln!(
         s,
-        "| | total | | | {tiles} | {} | {} | | {} | {} | {} | {} |",
+        "| | total | | | | | {tiles} | {} | {} | | {} | {} | {} | {} |",
         run.cycles, run.macs, run.dram_bytes, total.dsp, total.lut, total.bram
     );
     let _ = writeln!(
         s,
         "\nLayers overlap (a layer's loads start while the one before drains), so their cycles \
          add up to more than the total. Utilization is MACs per cycle over the array's peak in \
-         the layer's mode."
+         the layer's mode; a packing with fewer products per PE than the mode's best (a 1x1 \
+         kernel cannot use filter packing) caps it below 100%."
     );
     s
 }

@@ -3,7 +3,7 @@
 //! shared DRAM port on top; `docs/isa.md` lists the same formulas.
 
 use crate::config::HwConfig;
-use crate::isa::{Op, Threshold};
+use crate::isa::{Op, Pack, Threshold};
 
 /// Cycles from a DRAM request to its first beat.
 pub const DRAM_LATENCY: u64 = 32;
@@ -30,9 +30,34 @@ pub struct Cost {
     pub macs: u64,
 }
 
-/// The cost of `op` on `c` (for `config`, on the compute queue); `macs_per_pe` is the rate
-/// of the mode the last `config` chose (only `gemm` uses it).
-pub fn cost(c: &HwConfig, macs_per_pe: u32, op: &Op) -> Cost {
+/// How the PEs compute under the last `config`: what `gemm` costs depend on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    /// The packing kind.
+    pub pack: Pack,
+    /// Products per PE and cycle.
+    pub products: u32,
+    /// Weights per packed multiply (`kernel`: filters; `filter`: taps of a kernel row).
+    pub kp: u32,
+    /// Activations per packed multiply (neighbouring output columns).
+    pub np: u32,
+}
+
+impl Rate {
+    /// `products` per PE and cycle from fused bricks (or XNOR-popcount).
+    pub fn bricks(products: u32) -> Rate {
+        Rate {
+            pack: Pack::Bricks,
+            products,
+            kp: 1,
+            np: 1,
+        }
+    }
+}
+
+/// The cost of `op` on `c` (for `config`, on the compute queue); `rate` is how the PEs
+/// compute under the last `config` (only `gemm` uses it).
+pub fn cost(c: &HwConfig, rate: Rate, op: &Op) -> Cost {
     let lanes = u64::from(c.post.lanes);
     let (rows, cols) = (u64::from(c.rows), u64::from(c.cols));
     let post = |n: u64, per: u64| Cost {
@@ -48,14 +73,29 @@ pub fn cost(c: &HwConfig, macs_per_pe: u32, op: &Op) -> Cost {
         Op::Load(l) => transfer(c, l.bits, [l.z, l.y, l.x], [l.zs, l.ys, l.xs]),
         Op::Store(s) => transfer(c, s.bits, [s.z, s.y, s.x], [s.zs, s.ys, s.xs]),
         Op::Gemm(g) => {
-            let pixels = u64::from(g.oh) * u64::from(g.ow);
-            let k = u64::from(g.cin) * u64::from(g.kh) * u64::from(g.kw);
-            let per_row = rows * u64::from(macs_per_pe.max(1));
-            let steps = pixels * k.div_ceil(per_row) * u64::from(g.m).div_ceil(cols);
+            let (oh, ow) = (u64::from(g.oh), u64::from(g.ow));
+            let (cin, kh, kw) = (u64::from(g.cin), u64::from(g.kh), u64::from(g.kw));
+            let k = cin * kh * kw;
+            let m = u64::from(g.m);
+            let (kp, np) = (u64::from(rate.kp.max(1)), u64::from(rate.np.max(1)));
+            let steps = match rate.pack {
+                // one product per lane: `kp` filters on a column, `np` columns of a row
+                Pack::Kernel => oh * ow.div_ceil(np) * k.div_ceil(rows) * m.div_ceil(cols * kp),
+                // `kp` taps of a kernel row over `np` neighbouring output columns
+                Pack::Filter => {
+                    oh * ow.div_ceil(np)
+                        * (cin * kh * kw.div_ceil(kp)).div_ceil(rows)
+                        * m.div_ceil(cols)
+                }
+                Pack::Bricks | Pack::Xnor => {
+                    let per_row = rows * u64::from(rate.products.max(1));
+                    oh * ow * k.div_ceil(per_row) * m.div_ceil(cols)
+                }
+            };
             Cost {
                 cycles: rows + cols + 2 + u64::from(g.groups) * steps,
                 dram_bytes: 0,
-                macs: u64::from(g.groups) * u64::from(g.m) * pixels * k,
+                macs: u64::from(g.groups) * m * oh * ow * k,
             }
         }
         Op::Requant(r) => {
@@ -130,7 +170,7 @@ mod tests {
         let load = |z, y, x, zs, ys, xs, bits| {
             cost(
                 &c,
-                1,
+                Rate::bricks(1),
                 &Op::Load(Load {
                     z,
                     y,
@@ -173,7 +213,7 @@ mod tests {
             ..Gemm::zeroed()
         };
         // 144 products per output fold into 18 steps at 1 MAC per PE, 9 at 2; 2 column passes
-        let at = |p| cost(&c, p, &Op::Gemm(g));
+        let at = |p| cost(&c, Rate::bricks(p), &Op::Gemm(g));
         assert_eq!(at(1).cycles, 18 + 64 * 18 * 2);
         assert_eq!(at(2).cycles, 18 + 64 * 9 * 2);
         assert_eq!(at(1).macs, 16 * 64 * 144);
@@ -184,7 +224,49 @@ mod tests {
             m: 1,
             ..g
         };
-        assert_eq!(cost(&c, 1, &Op::Gemm(dw)).cycles, 18 + 16 * 64 * 2);
+        assert_eq!(
+            cost(&c, Rate::bricks(1), &Op::Gemm(dw)).cycles,
+            18 + 16 * 64 * 2
+        );
+    }
+
+    #[test]
+    fn packed_gemms_fold_filters_taps_and_columns_by_their_shape() {
+        let c = Target::Xczu3eg.preset(); // 16x16
+        let g = Gemm {
+            groups: 1,
+            cin: 16,
+            m: 16,
+            oh: 8,
+            ow: 8,
+            kh: 3,
+            kw: 3,
+            ..Gemm::zeroed()
+        };
+        let at = |pack, kp, np| {
+            let r = Rate {
+                pack,
+                products: kp * np,
+                kp,
+                np,
+            };
+            cost(&c, r, &Op::Gemm(g)).cycles - 34
+        };
+        // two filters per DSP help only with more than 16 filters; two columns always do
+        assert_eq!(at(Pack::Kernel, 2, 1), 64 * 9);
+        assert_eq!(at(Pack::Kernel, 1, 2), 32 * 9);
+        // 3 taps by 2 columns: 3 packed multiplies per channel and kernel row pair up
+        assert_eq!(at(Pack::Filter, 3, 2), 32 * 3);
+        // 2 taps cover a 3-tap row in 2 multiplies
+        assert_eq!(at(Pack::Filter, 2, 3), 8 * 3 * 6);
+        let wide = Gemm { m: 32, ..g };
+        let r = Rate {
+            pack: Pack::Kernel,
+            products: 2,
+            kp: 2,
+            np: 1,
+        };
+        assert_eq!(cost(&c, r, &Op::Gemm(wide)).cycles - 34, 64 * 9);
     }
 
     #[test]
@@ -196,7 +278,10 @@ mod tests {
             x: 8,
             ..Requant::zeroed()
         };
-        assert_eq!(cost(&c, 1, &Op::Requant(r)).cycles, 4 + 2 + 128);
+        assert_eq!(
+            cost(&c, Rate::bricks(1), &Op::Requant(r)).cycles,
+            4 + 2 + 128
+        );
         let t = Threshold {
             z: 1,
             y: 1,
@@ -204,7 +289,10 @@ mod tests {
             count: 15,
             ..Threshold::zeroed()
         };
-        assert_eq!(cost(&c, 1, &Op::Threshold(t)).cycles, 4 + 2 * 2);
+        assert_eq!(
+            cost(&c, Rate::bricks(1), &Op::Threshold(t)).cycles,
+            4 + 2 * 2
+        );
         let p = Pool {
             c: 16,
             oh: 4,
@@ -213,7 +301,7 @@ mod tests {
             kw: 2,
             ..Pool::zeroed()
         };
-        assert_eq!(cost(&c, 1, &Op::Pool(p)).cycles, 4 + 32 * 4);
-        assert_eq!(cost(&c, 1, &Op::End).cycles, 1);
+        assert_eq!(cost(&c, Rate::bricks(1), &Op::Pool(p)).cycles, 4 + 32 * 4);
+        assert_eq!(cost(&c, Rate::bricks(1), &Op::End).cycles, 1);
     }
 }

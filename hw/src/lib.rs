@@ -15,11 +15,12 @@ pub mod cycles;
 mod estimate;
 pub mod isa;
 pub mod multiply;
+pub mod pe;
 mod precision;
 mod target;
 
 pub use config::{HwConfig, PeKind, PostProcessing};
-pub use cycles::{Cost, cost};
+pub use cycles::{Cost, Rate, cost};
 pub use estimate::{Breakdown, Resources, breakdown, estimate};
 pub use precision::{Mode, ModeRate};
 pub use target::{Target, TargetLimits};

@@ -15,6 +15,7 @@ use super::slices::{self, Slice};
 use super::window::Window;
 use super::{Emitter, Mapping};
 use qweave_hw::isa::{Alu, AluOp, Buf, Config, Format, Gemm, Load, Op, Store};
+use qweave_hw::pe;
 use qweave_ir::{OpKind, Storage};
 
 /// The geometry of a convolution (a matrix product is a 1x1 one).
@@ -326,13 +327,26 @@ pub(crate) fn emit(
         None
     };
     let mode = rate.mode;
-    e.s.config(Config {
+    // filter packing takes neighbouring taps of a kernel row over neighbouring outputs
+    let taps = if win.s[1] == 1 && win.d[1] == 1 {
+        u8::try_from(win.k[1]).unwrap_or(u8::MAX)
+    } else {
+        1
+    };
+    let config = Config {
         w: mode.w,
         a: mode.a,
         wfmt,
         afmt,
         acc_bits: acc.bits,
-    });
+        ..Config::zeroed()
+    };
+    let pe = *pe::choices(e.hw, rate, wfmt, afmt, taps)
+        .first()
+        .ok_or_else(no_mode)?;
+    let config = pe.apply(config);
+    let products = pe::rate(e.hw, &config)?.products;
+    e.s.config(config);
     // capacities of one half (slot) of each buffer, in entries of the mode
     let hw = e.hw;
     let inp_half = u64::from(hw.rows) * u64::from(hw.input_bank_bytes) * 8 / u64::from(mode.a);
@@ -580,9 +594,10 @@ pub(crate) fn emit(
             }
         }
     }
-    let folds = (t.c * khw).div_ceil(u64::from(rate.macs_per_cycle));
+    let folds = (t.c * khw).div_ceil(u64::from(products));
     Ok(Mapping {
         mode: Some(rate),
+        pe: Some((pe, products)),
         tiles,
         array: Some([folds.min(u64::from(hw.rows)), t.m.min(u64::from(hw.cols))]),
     })

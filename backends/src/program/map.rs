@@ -77,6 +77,7 @@ pub(crate) fn emit(e: &mut Emitter<'_>, layer: &Layer) -> Result<Mapping, String
         Anchor::Conv(_) => unreachable!("convolutions go to conv::emit"),
     }
     .map(|tiles| Mapping {
+        pe: None,
         mode: None,
         tiles,
         array: None,

@@ -48,6 +48,9 @@ pub struct LayerInfo {
     pub ops: Vec<&'static str>,
     /// The array's precision mode and its MACs per PE and cycle, for layers on the array.
     pub mode: Option<qweave_hw::ModeRate>,
+    /// How the PEs compute its products (packing) and how many per PE and cycle, for layers
+    /// on the array.
+    pub pe: Option<(qweave_hw::pe::PeMode, u32)>,
     /// Output tiles.
     pub tiles: u64,
     /// PE rows and columns its largest tile occupies, for layers on the array.
@@ -99,6 +102,7 @@ impl std::error::Error for CompileError {}
 /// How a layer was mapped.
 pub(crate) struct Mapping {
     pub mode: Option<qweave_hw::ModeRate>,
+    pub pe: Option<(qweave_hw::pe::PeMode, u32)>,
     pub tiles: u64,
     pub array: Option<[u64; 2]>,
 }
@@ -141,14 +145,19 @@ impl Emitter<'_> {
 
     /// A mode for layers that do not use the array, with sums wrapping at `acc_bits`.
     pub fn plain_config(&self, acc_bits: u8) -> Config {
-        let m = self.hw.modes[0].mode;
-        Config {
-            w: m.w,
-            a: m.a,
+        let rate = self.hw.modes[0];
+        let pe = qweave_hw::pe::choices(self.hw, rate, Format::Signed, Format::Signed, 1)
+            .first()
+            .copied()
+            .unwrap_or(qweave_hw::pe::PeMode::BRICKS);
+        pe.apply(Config {
+            w: rate.mode.w,
+            a: rate.mode.a,
             wfmt: Format::Signed,
             afmt: Format::Signed,
             acc_bits,
-        }
+            ..Config::zeroed()
+        })
     }
 
     /// The post-processing op `op` on a tensor of `planes` channels, its parameters packed;
@@ -231,7 +240,12 @@ pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
         let index = u16::try_from(index)
             .map_err(|_| err("more than 65535 layers; the layer field is 16 bits".into()))?;
         e.s.layer(index);
-        let Mapping { mode, tiles, array } = match &layer.anchor {
+        let Mapping {
+            mode,
+            pe,
+            tiles,
+            array,
+        } = match &layer.anchor {
             Anchor::Conv(op) => conv::emit(&mut e, layer, *op),
             _ => map::emit(&mut e, layer),
         }
@@ -256,6 +270,7 @@ pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
             name,
             ops,
             mode,
+            pe,
             tiles,
             array,
             result: layer.result,

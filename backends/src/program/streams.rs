@@ -237,6 +237,7 @@ mod tests {
                 wfmt: Format::Signed,
                 afmt: Format::Signed,
                 acc_bits: 24,
+                ..Config::zeroed()
             });
             let (src, dst) = if layer == 0 { (a, b) } else { (b, out) };
             for r0 in (0..h).step_by(usize::from(rows_per_tile)) {
@@ -392,7 +393,10 @@ mod tests {
                     "rows {rows}, value {e}"
                 );
             }
-            let serial: u64 = p.iter().map(|i| cost(&hw, 1, &i.op).cycles).sum();
+            let serial: u64 = p
+                .iter()
+                .map(|i| cost(&hw, qweave_hw::Rate::bricks(1), &i.op).cycles)
+                .sum();
             assert!(run.cycles < serial, "{} vs {serial}", run.cycles);
             // the simulator's race check proves every read ordered after the write it needs;
             // without the barrier, layer 1's loads race with layer 0's stores

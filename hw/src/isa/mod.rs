@@ -87,6 +87,30 @@ field_enum! {
 }
 
 field_enum! {
+    /// How a PE computes its products (`docs/hw.md`, "How products are computed").
+    Pack {
+        /// Bit Fusion bricks in LUTs.
+        Bricks = "bricks",
+        /// XNOR-popcount of ±1 operands, in LUTs.
+        Xnor = "xnor",
+        /// Products packed into a DSP block, one per lane.
+        Kernel = "kernel",
+        /// Taps times neighbouring pixels packed into a DSP block as a polynomial product.
+        Filter = "filter",
+    }
+}
+
+field_enum! {
+    /// A port of a DSP block's multiplier.
+    MulPort {
+        /// The wide port (27 bits on the DSP48E2).
+        A = "a",
+        /// The narrow port.
+        B = "b",
+    }
+}
+
+field_enum! {
     /// A binary operation of the post-processing unit.
     AluOp {
         /// Sum.
@@ -123,6 +147,16 @@ operands! {
         afmt: Format,
         /// Width at which `gemm` and sum pooling wrap their sums.
         acc_bits: u8,
+        /// How each PE computes its products in this mode.
+        pack: Pack,
+        /// Weights in one packed multiply (`kernel` and `filter`; else 0).
+        kp: u8,
+        /// Activations in one packed multiply (`kernel` and `filter`; else 0).
+        np: u8,
+        /// Bits of each packed lane below the top one (`kernel` and `filter`; else 0).
+        lane: u8,
+        /// The multiplier port the packed weights take; the activations take the other.
+        wport: MulPort,
     }
 }
 

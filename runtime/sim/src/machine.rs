@@ -12,7 +12,7 @@ use qweave_hw::isa::{
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Active {
     pub(crate) config: Config,
-    pub(crate) macs_per_pe: u32,
+    pub(crate) rate: qweave_hw::Rate,
 }
 
 /// DRAM, the five memories, and the mode each of the two configured queues holds.
@@ -138,30 +138,14 @@ impl<'c> Machine<'c> {
     }
 
     fn config(&mut self, c: &Config, queue: Queue) -> R {
-        let rate = self
-            .hw
-            .modes
-            .iter()
-            .find(|m| m.mode.w == c.w && m.mode.a == c.a)
-            .ok_or_else(|| {
-                let modes: Vec<String> = self.hw.modes.iter().map(|m| m.mode.to_string()).collect();
-                format!(
-                    "mode w{}a{} is not one of the PE's ({})",
-                    c.w,
-                    c.a,
-                    modes.join(", ")
-                )
-            })?;
+        let rate = qweave_hw::pe::rate(self.hw, c)?;
         if c.acc_bits == 0 || c.acc_bits > self.hw.acc_bits {
             return Err(format!(
                 "acc_bits={} but the accumulators are {} bits",
                 c.acc_bits, self.hw.acc_bits
             ));
         }
-        let active = Some(Active {
-            config: *c,
-            macs_per_pe: rate.macs_per_cycle,
-        });
+        let active = Some(Active { config: *c, rate });
         if queue == Queue::Load {
             self.loader = active;
         } else {

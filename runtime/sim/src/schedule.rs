@@ -127,7 +127,7 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
         }
         clock[qi(q)] += 1;
         clocks[qi(q)] = clock;
-        let rate = m.compute.map_or(1, |a| a.macs_per_pe);
+        let rate = m.compute.map_or(qweave_hw::Rate::bricks(1), |a| a.rate);
         let cost = if on_load {
             cycles::Cost {
                 cycles: CONFIG_ON_LOAD_QUEUE,

@@ -31,7 +31,7 @@ fn pack(dram: &mut [u8], at: u32, bits: u8, fmt: Format, vs: &[i64]) {
 }
 
 const PADDED_CONV: &str = "
-config @0 w=4 a=8 wfmt=signed afmt=unsigned acc_bits=20
+config @0 w=4 a=8 wfmt=signed afmt=unsigned acc_bits=20 pack=bricks kp=0 np=0 lane=0 wport=a
 load @0 buf=inp fmt=unsigned bits=8 pad_top=1 pad_bottom=1 pad_left=1 pad_right=1 sram=0 dram=0 z=2 y=4 x=4 zs=16 ys=4 xs=1 offset=0 fill=0 bit=0
 load @0 buf=wgt fmt=signed bits=4 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=32 z=1 y=1 x=54 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0 push=next
 load @0 buf=acc fmt=signed bits=32 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=64 z=3 y=4 x=4 zs=1 ys=0 xs=0 offset=0 fill=0 bit=0
@@ -107,7 +107,7 @@ fn ping_pong_loads_overlap_compute() {
         )
     };
     let prog = [
-        "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32\n".to_string(),
+        "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32 pack=bricks kp=0 np=0 lane=0 wport=a\n".to_string(),
         "load @0 buf=wgt fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=4096 z=1 y=1 x=576 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0\n".into(),
         tile(0, 0, "push=next"),
         tile(half, 2048, "push=next"),
@@ -120,11 +120,11 @@ fn ping_pong_loads_overlap_compute() {
     let run = simulate(&hw, &p, vec![0; 8192]).unwrap();
     let serial: u64 = p
         .iter()
-        .map(|i| qweave_hw::cost(&hw, 1, &i.op).cycles)
+        .map(|i| qweave_hw::cost(&hw, qweave_hw::Rate::bricks(1), &i.op).cycles)
         .sum();
     assert!(run.cycles < serial, "{} vs {serial}", run.cycles);
     // the compute queue is the bottleneck: its two gemms run back to back
-    let gemm_cycles = qweave_hw::cost(&hw, 1, &p[4].op).cycles;
+    let gemm_cycles = qweave_hw::cost(&hw, qweave_hw::Rate::bricks(1), &p[4].op).cycles;
     assert!(run.layers[&0].busy[1] >= 2 * gemm_cycles);
     // timing alone gives the same figures without computing a value
     let t = time(&hw, &p).unwrap();
@@ -141,7 +141,7 @@ fn a_missing_token_is_a_race_and_a_token_never_pushed_a_deadlock() {
     let hw = Target::Sim.preset();
     let load = "load @0 buf=inp fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=8 y=16 x=16 zs=256 ys=16 xs=1 offset=0 fill=0 bit=0";
     let gemm = "gemm @0 inp=0 wgt=0 acc=0 groups=1 cin=8 ih=16 iw=16 m=8 oh=14 ow=14 kh=3 kw=3 sh=1 sw=1 dh=1 dw=1 reset=1";
-    let cfg = "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32";
+    let cfg = "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32 pack=bricks kp=0 np=0 lane=0 wport=a";
     // the gemm does not wait for the load of the tile it reads
     let racy = asm(&format!("{cfg}\n{load}\n{gemm}\nend @0\n"));
     let e = simulate(&hw, &racy, vec![0; 4096]).unwrap_err();
@@ -189,7 +189,7 @@ fn post_processing_computes_its_formulas() {
         &[-10, 0, 10, 100, 0, 1, 2, 3],
     );
     let prog = [
-        "config @1 w=8 a=8 wfmt=signed afmt=signed acc_bits=24\n".to_string(),
+        "config @1 w=8 a=8 wfmt=signed afmt=signed acc_bits=24 pack=bricks kp=0 np=0 lane=0 wport=a\n".to_string(),
         acc_load(0, 0, 8, 0),
         acc_load(8, 16, 2, 3), // offset: b - 3
         // a (2 channels of 4) + b broadcast per channel, saturated to i8
@@ -253,7 +253,7 @@ fn values_that_do_not_fit_stop_the_run_naming_the_instruction() {
     let hw = Target::Sim.preset();
     // 200 is not a signed 8-bit operand
     let p = asm(
-        "config @2 w=8 a=8 wfmt=signed afmt=signed acc_bits=32
+        "config @2 w=8 a=8 wfmt=signed afmt=signed acc_bits=32 pack=bricks kp=0 np=0 lane=0 wport=a
 load @2 buf=inp fmt=unsigned bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=1 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0
 end @2",
     );
@@ -266,9 +266,36 @@ end @2",
     let e = simulate(&hw, &p, vec![]).unwrap_err().to_string();
     assert!(e.contains("past its 0 bytes"), "{e}");
     // a mode the PE lacks
-    let p = asm("config @0 w=2 a=8 wfmt=signed afmt=signed acc_bits=32\nend @0");
+    let p = asm(
+        "config @0 w=2 a=8 wfmt=signed afmt=signed acc_bits=32 pack=bricks kp=0 np=0 lane=0 wport=a\nend @0",
+    );
     let e = simulate(&hw, &p, vec![]).unwrap_err().to_string();
     assert!(e.contains("w2a8 is not one of the PE's"), "{e}");
+    // packings the PE does not run: bricks on DSP blocks, lanes too narrow for the products,
+    // more products than the mode decodes
+    let dsp = Target::Xczu3eg.preset();
+    for (fields, want) in [
+        (
+            "w=8 a=8 wfmt=signed afmt=unsigned pack=bricks kp=0 np=0 lane=0 wport=a",
+            "not one a Dsp48e2 PE runs",
+        ),
+        (
+            "w=8 a=8 wfmt=signed afmt=unsigned pack=kernel kp=2 np=1 lane=15 wport=a",
+            "cannot hold its products",
+        ),
+        (
+            "w=2 a=2 wfmt=bipolar afmt=bipolar pack=filter kp=3 np=8 lane=3 wport=b",
+            "more than the 15 lanes",
+        ),
+        (
+            "w=4 a=4 wfmt=signed afmt=unsigned pack=filter kp=3 np=3 lane=9 wport=b",
+            "do not fit the 18-bit port",
+        ),
+    ] {
+        let p = asm(&format!("config @0 {fields} acc_bits=32\nend @0"));
+        let e = simulate(&dsp, &p, vec![]).unwrap_err().to_string();
+        assert!(e.contains(want), "{fields}: {e}");
+    }
     // a store of a value its format cannot hold
     let p = asm(
         "load @0 buf=acc fmt=signed bits=16 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=1 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0 push=next
@@ -295,7 +322,7 @@ fn syncs_order_a_load_after_the_store_it_reads() {
             ("", "", "")
         };
         format!(
-            "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32
+            "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32 pack=bricks kp=0 np=0 lane=0 wport=a
 load @0 buf=acc fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=64 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0 push=next
 store @0 sram=0 dram=64 fmt=signed bits=8 z=1 y=1 x=64 zs=0 ys=0 xs=1 bit=0 pop=prev{s}
 {c}load @1 buf=inp fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=64 z=1 y=1 x=64 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0{l}
