@@ -12,10 +12,12 @@ use super::layout::{Region, View, format, view};
 use super::plan::Layer;
 use super::post::{self, storage, zero_points};
 use super::slices::{self, Slice};
+use super::tiles::{self, ConvJob};
+use super::tiling::{ConvShape, Limit, PerPlane};
 use super::window::Window;
-use super::{Emitter, Mapping};
-use qweave_hw::isa::{Alu, AluOp, Buf, Config, Format, Gemm, Load, Op, Store};
-use qweave_hw::pe;
+use super::{Binding, Emitter, Mapping};
+use qweave_hw::ModeRate;
+use qweave_hw::isa::{Alu, AluOp, Format, Store};
 use qweave_ir::{OpKind, Storage};
 
 /// The geometry of a convolution (a matrix product is a 1x1 one).
@@ -27,37 +29,6 @@ struct Geometry {
     /// Input channels and filters per group.
     cpg: u64,
     mpg: u64,
-}
-
-/// What a tile can exceed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Limit {
-    Input,
-    Weight,
-    Accumulator,
-    Parameter,
-    Field,
-}
-
-impl std::fmt::Display for Limit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Limit::Input => "input buffer",
-            Limit::Weight => "weight buffer",
-            Limit::Accumulator => "accumulator memory",
-            Limit::Parameter => "parameter memory",
-            Limit::Field => "16-bit range of the instruction fields",
-        })
-    }
-}
-
-/// A tile size: groups, filters per group, input channels per group, output rows.
-#[derive(Clone, Copy, Debug)]
-struct Tile {
-    g: u64,
-    m: u64,
-    c: u64,
-    r: u64,
 }
 
 /// The smallest width holding `lo ..= hi`: unsigned when nothing is negative.
@@ -76,7 +47,7 @@ fn width(lo: i64, hi: i64) -> (Format, u8) {
     }
 }
 
-fn u8_of(v: u64, what: &str) -> Result<u8, String> {
+pub(crate) fn u8_of(v: u64, what: &str) -> Result<u8, String> {
     u8::try_from(v).map_err(|_| format!("{what} {v} exceeds the 255 an instruction field holds"))
 }
 
@@ -326,32 +297,7 @@ pub(crate) fn emit(
     } else {
         None
     };
-    let mode = rate.mode;
-    // filter packing takes neighbouring taps of a kernel row over neighbouring outputs
-    let taps = if win.s[1] == 1 && win.d[1] == 1 {
-        u8::try_from(win.k[1]).unwrap_or(u8::MAX)
-    } else {
-        1
-    };
-    let config = Config {
-        w: mode.w,
-        a: mode.a,
-        wfmt,
-        afmt,
-        acc_bits: acc.bits,
-        ..Config::zeroed()
-    };
-    let pe = *pe::choices(e.hw, rate, wfmt, afmt, taps)
-        .first()
-        .ok_or_else(no_mode)?;
-    let config = pe.apply(config);
-    let products = pe::rate(e.hw, &config)?.products;
-    e.s.config(config);
-    // capacities of one half (slot) of each buffer, in entries of the mode
     let hw = e.hw;
-    let inp_half = u64::from(hw.rows) * u64::from(hw.input_bank_bytes) * 8 / u64::from(mode.a);
-    let wgt_half = u64::from(hw.cols) * u64::from(hw.weight_bank_bytes) * 8 / u64::from(mode.w) / 2;
-    let acc_half = e.acc_half();
     let (pad_left, pad_right) = win.cols();
     let iw = win.iw();
     for (v, what) in [
@@ -367,233 +313,70 @@ pub(crate) fn emit(
     ] {
         u8_of(v, what)?;
     }
-    let u16max = u64::from(u16::MAX);
-    // sliced layers keep the bias apart until the slices are summed
-    let regions = if sliced && breg.is_some() { 2 } else { 1 };
-    let n_slices = slices.len() as u64;
-    let fits = |t: Tile| -> Result<(), Limit> {
-        let ih = win.ih_bound(t.r);
-        let planes = t.g * t.m;
-        let checks = [
-            (t.g * t.c * ih * iw <= inp_half, Limit::Input),
-            (planes * t.c * khw <= wgt_half, Limit::Weight),
-            (
-                regions * planes * t.r * win.ow
-                    + u64::from(sliced)
-                    + posts.iter().map(|p| p.scratch(planes)).sum::<u64>()
-                    <= acc_half,
-                Limit::Accumulator,
-            ),
-            (
-                posts.iter().map(|p| p.par_words(planes)).sum::<u64>()
-                    <= u64::from(hw.post.param_entries),
-                Limit::Parameter,
-            ),
-            (
-                [t.g * t.c, ih, iw, planes, t.c * khw, t.r, win.ow]
-                    .iter()
-                    .all(|&v| v <= u16max),
-                Limit::Field,
-            ),
-        ];
-        match checks.iter().find(|c| !c.0) {
-            Some(c) => Err(c.1),
-            None => Ok(()),
-        }
-    };
     e.check_tables(&posts)?;
-    let mut t = Tile {
-        g: groups,
-        m: mpg,
-        c: cpg,
-        r: 1,
+    let affine = |f: &dyn Fn(&post::Post, u64) -> u64| PerPlane {
+        per_plane: posts.iter().map(|p| f(p, 1) - f(p, 0)).sum(),
+        fixed: posts.iter().map(|p| f(p, 0)).sum(),
     };
-    while let Err(what) = fits(t) {
-        if t.g > 1 {
-            t.g = t.g.div_ceil(2);
-            continue;
-        }
-        let shrink_m = match what {
-            Limit::Accumulator | Limit::Parameter => true,
-            Limit::Input => false,
-            Limit::Weight | Limit::Field => t.m >= t.c,
-        };
-        if shrink_m && t.m > 1 {
-            t.m = t.m.div_ceil(2);
-        } else if !shrink_m && t.c > 1 {
-            t.c = t.c.div_ceil(2);
-        } else if t.m > 1 {
-            t.m = t.m.div_ceil(2);
-        } else if t.c > 1 {
-            t.c = t.c.div_ceil(2);
+    let mut modes: Vec<ModeRate> = if sliced {
+        vec![rate]
+    } else {
+        hw.modes
+            .iter()
+            .filter(|m| m.mode.covers(wbits, abits))
+            .copied()
+            .collect()
+    };
+    modes.sort_by_key(|m| std::cmp::Reverse(m.macs_per_cycle));
+    let shape = ConvShape {
+        win,
+        groups,
+        mpg,
+        cpg,
+        wbits,
+        abits,
+        wfmt,
+        afmt,
+        modes,
+        // filter packing takes neighbouring taps of a kernel row over neighbouring outputs
+        taps: if win.s[1] == 1 && win.d[1] == 1 {
+            u8::try_from(win.k[1]).unwrap_or(u8::MAX)
         } else {
-            return Err(format!(
+            1
+        },
+        slices: slices.len() as u64,
+        // sliced layers keep the bias apart until the slices are summed
+        regions: if sliced && breg.is_some() { 2 } else { 1 },
+        scratch: affine(&|p, n| p.scratch(n)),
+        par: affine(&|p, n| p.par_words(n)),
+    };
+    let binding = match e.binding() {
+        Some(b) => check_binding(hw, &shape, b)?,
+        None => default_binding(hw, &shape).map_err(|what| {
+            format!(
                 "one output row of one filter does not fit: the {what} is too small for a \
                  row of {} input columns ({} output columns) on target {}; tile the image or \
                  pick a larger target",
                 iw, win.ow, hw.target
-            ));
-        }
-    }
-    while t.r < win.oh && fits(Tile { r: t.r + 1, ..t }).is_ok() {
-        t.r += 1;
-    }
-    let mut tiles = 0;
-    for g0 in (0..groups).step_by(t.g as usize) {
-        let gt = t.g.min(groups - g0);
-        for m0 in (0..mpg).step_by(t.m as usize) {
-            let mt = t.m.min(mpg - m0);
-            let f0 = g0 * mpg + m0;
-            let planes = gt * mt;
-            for r0 in (0..win.oh).step_by(t.r as usize) {
-                let rt = t.r.min(win.oh - r0);
-                let rows = win.rows(r0, rt);
-                tiles += 1;
-                let half = e.s.begin_tile() as u64;
-                let acc_base = half * acc_half;
-                let n = planes * rt * win.ow;
-                let bias_load = |b: &Region, at: u64| {
-                    let (dram, bit) = b.at(f0);
-                    Op::Load(Load {
-                        buf: Buf::Acc,
-                        fmt: b.fmt,
-                        bits: b.bits,
-                        sram: at as u32,
-                        dram,
-                        bit,
-                        z: planes as u16,
-                        y: rt as u16,
-                        x: win.ow as u16,
-                        zs: 1,
-                        ..Load::zeroed()
-                    })
-                };
-                let scale_at = acc_base + regions * n;
-                match (&breg, &scale) {
-                    (Some(b), None) => e.s.compute(&[bias_load(b, acc_base)]),
-                    (_, Some(sc)) => {
-                        let (dram, bit) = sc.at(0);
-                        e.s.compute(&[Op::Load(Load {
-                            buf: Buf::Acc,
-                            fmt: sc.fmt,
-                            bits: sc.bits,
-                            sram: scale_at as u32,
-                            dram,
-                            bit,
-                            z: 1,
-                            y: 1,
-                            x: 1,
-                            ..Load::zeroed()
-                        })]);
-                    }
-                    (None, None) => {}
-                }
-                for (k, slice) in slices.iter().enumerate() {
-                    for c0 in (0..cpg).step_by(t.c as usize) {
-                        let ct = t.c.min(cpg - c0);
-                        let slot = e.s.next_slot() as u64;
-                        let plane0 = g0 * cpg + c0;
-                        let (dram, bit) = slice.region.at(x.at(plane0, rows.first, 0) * n_slices);
-                        let inp = Load {
-                            buf: Buf::Inp,
-                            fmt: slice.region.fmt,
-                            bits: slice.region.bits,
-                            pad_top: rows.pad_top as u8,
-                            pad_bottom: u8_of(rows.pad_bottom, "bottom padding")?,
-                            pad_left: pad_left as u8,
-                            pad_right: pad_right as u8,
-                            sram: (slot * inp_half) as u32,
-                            dram,
-                            bit,
-                            z: (gt * ct) as u16,
-                            y: rows.y as u16,
-                            x: win.w as u16,
-                            zs: (x.strides[0] * n_slices) as u32,
-                            ys: (x.strides[1] * n_slices) as u32,
-                            xs: (x.strides[2] * n_slices) as u32,
-                            offset: 0,
-                            fill: slice.fill,
-                        };
-                        let (dram, bit) = wreg.at(f0 * cpg * khw + c0 * khw);
-                        let wgt = Load {
-                            buf: Buf::Wgt,
-                            fmt: wreg.fmt,
-                            bits: wreg.bits,
-                            sram: (slot * wgt_half) as u32,
-                            dram,
-                            bit,
-                            z: planes as u16,
-                            y: 1,
-                            x: (ct * khw) as u16,
-                            zs: (cpg * khw) as u32,
-                            xs: 1,
-                            ..Load::zeroed()
-                        };
-                        e.s.fill_slot(&[inp, wgt]);
-                        e.s.read_slot(&[Op::Gemm(Gemm {
-                            inp: inp.sram,
-                            wgt: wgt.sram,
-                            acc: acc_base as u32,
-                            groups: gt as u16,
-                            cin: ct as u16,
-                            ih: rows.ih() as u16,
-                            iw: iw as u16,
-                            m: mt as u16,
-                            oh: rt as u16,
-                            ow: win.ow as u16,
-                            kh: win.k[0] as u8,
-                            kw: win.k[1] as u8,
-                            sh: win.s[0] as u8,
-                            sw: win.s[1] as u8,
-                            dh: win.d[0] as u8,
-                            dw: win.d[1] as u8,
-                            reset: k == 0 && c0 == 0 && (sliced || breg.is_none()),
-                        })]);
-                    }
-                    if k + 1 < slices.len() {
-                        e.s.compute(&[Op::Alu(scaled(
-                            acc_base,
-                            scale_at,
-                            [planes, rt, win.ow],
-                            AluOp::Mul,
-                            hw.acc_bits,
-                        ))]);
-                    }
-                }
-                if let (true, Some(b)) = (sliced, &breg) {
-                    e.s.compute(&[
-                        bias_load(b, acc_base + n),
-                        Op::Alu(Alu {
-                            szs: (rt * win.ow) as u32,
-                            sys: win.ow as u32,
-                            sxs: 1,
-                            ..scaled(
-                                acc_base,
-                                acc_base + n,
-                                [planes, rt, win.ow],
-                                AluOp::Add,
-                                hw.acc_bits,
-                            )
-                        }),
-                    ]);
-                }
-                e.s.compute(&post::emit(
-                    &posts,
-                    acc_base,
-                    scale_at + u64::from(sliced),
-                    f0,
-                    [planes, rt, win.ow],
-                ));
-                e.s.end_tile(&[store(
-                    &oreg,
-                    &out,
-                    acc_base,
-                    [f0, r0, 0],
-                    [planes, rt, win.ow],
-                )]);
-            }
-        }
-    }
+            )
+        })?,
+    };
+    let job = ConvJob {
+        shape,
+        x,
+        out,
+        slices,
+        wreg,
+        breg,
+        scale,
+        oreg,
+        posts,
+        acc_bits: acc.bits,
+    };
+    let (tiles, rate, products) = tiles::emit(&mut e.s, hw, &job, binding)?;
+    let (t, pe) = (binding.tile, binding.pe);
+    let khw = job.shape.khw();
+    e.record(job, binding);
     let folds = (t.c * khw).div_ceil(u64::from(products));
     Ok(Mapping {
         mode: Some(rate),
@@ -603,9 +386,57 @@ pub(crate) fn emit(
     })
 }
 
+/// The emitter's own choice: the fastest mode, its packing with the most products, the
+/// default tile; or the limit one output row exceeds.
+pub(crate) fn default_binding(
+    hw: &qweave_hw::HwConfig,
+    shape: &ConvShape,
+) -> Result<Binding, Limit> {
+    let rate = shape.modes[0];
+    let pe = *shape
+        .packings(hw, rate)
+        .first()
+        .expect("every mode has a packing for operands of its widths");
+    let tile = shape.default_tile(hw, rate.mode)?;
+    Ok(Binding {
+        mode: rate.mode,
+        pe,
+        tile,
+    })
+}
+
+/// `b` if it is one of `shape`'s legal bindings on `hw`, else what is wrong with it.
+fn check_binding(
+    hw: &qweave_hw::HwConfig,
+    shape: &ConvShape,
+    b: Binding,
+) -> Result<Binding, String> {
+    let rate = shape
+        .modes
+        .iter()
+        .find(|m| m.mode == b.mode)
+        .ok_or_else(|| {
+            format!(
+                "the mapping chose mode {}, which does not hold the layer",
+                b.mode
+            )
+        })?;
+    if !shape.packings(hw, *rate).contains(&b.pe) {
+        return Err(format!(
+            "the mapping chose packing {} in mode {}, which the layer cannot use",
+            b.pe.describe(),
+            b.mode
+        ));
+    }
+    shape
+        .fits(hw, b.mode, b.tile)
+        .map_err(|what| format!("the mapping's tile {} exceeds the {what}", b.tile))?;
+    Ok(b)
+}
+
 /// `acc[dst..] = op(acc[dst..], acc[src])` over `dims`, the one `src` value broadcast,
 /// saturating at the accumulators' width.
-fn scaled(dst: u64, src: u64, dims: [u64; 3], op: AluOp, bits: u8) -> Alu {
+pub(crate) fn scaled(dst: u64, src: u64, dims: [u64; 3], op: AluOp, bits: u8) -> Alu {
     Alu {
         op,
         dst: dst as u32,

@@ -13,6 +13,8 @@ pub mod plan;
 pub mod post;
 mod slices;
 pub mod streams;
+pub mod tiles;
+pub mod tiling;
 pub mod window;
 
 use layout::{Dram, Region, format};
@@ -37,6 +39,8 @@ pub struct Compiled {
     pub inputs: Vec<Io>,
     /// The graph outputs, in order.
     pub outputs: Vec<Io>,
+    /// For each layer on the array, its shape and the binding it ran with.
+    pub shapes: Vec<Option<(tiles::ConvJob, Binding)>>,
 }
 
 /// One layer as compiled.
@@ -107,6 +111,17 @@ pub(crate) struct Mapping {
     pub array: Option<[u64; 2]>,
 }
 
+/// How a layer on the array runs: its mode, packing and tile size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Binding {
+    /// The precision mode.
+    pub mode: qweave_hw::Mode,
+    /// How the PEs compute its products.
+    pub pe: qweave_hw::pe::PeMode,
+    /// The tile size.
+    pub tile: tiling::Tile,
+}
+
 /// State while emitting.
 pub(crate) struct Emitter<'g> {
     pub g: &'g Graph,
@@ -114,9 +129,28 @@ pub(crate) struct Emitter<'g> {
     pub dram: Dram,
     pub regions: HashMap<Value, Region>,
     pub s: Streams,
+    /// The layer being emitted.
+    pub layer: usize,
+    /// Bindings chosen for layers on the array, by layer index (the defaults where absent).
+    pub bindings: &'g [Option<Binding>],
+    /// What each layer on the array was, and how it ran.
+    pub shapes: Vec<Option<(tiles::ConvJob, Binding)>>,
 }
 
 impl Emitter<'_> {
+    /// The binding chosen for the current layer, if any.
+    pub fn binding(&self) -> Option<Binding> {
+        self.bindings.get(self.layer).copied().flatten()
+    }
+
+    /// Records the current layer's shape and the binding it ran with.
+    pub fn record(&mut self, shape: tiles::ConvJob, b: Binding) {
+        if self.shapes.len() <= self.layer {
+            self.shapes.resize(self.layer + 1, None);
+        }
+        self.shapes[self.layer] = Some((shape, b));
+    }
+
     /// The DRAM region of `v`: a tensor in DRAM, or a constant packed on first use.
     pub fn region(&mut self, v: Value) -> Result<Region, String> {
         if let Some(r) = self.regions.get(&v) {
@@ -204,8 +238,18 @@ impl Emitter<'_> {
     }
 }
 
-/// Compiles `g`, a graph at the q level, for `hw`.
+/// Compiles `g`, a graph at the q level, for `hw` with the emitter's default bindings.
 pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
+    compile_with(g, hw, &[])
+}
+
+/// Compiles `g` for `hw`, running each layer on the array with its binding in `bindings`
+/// (by layer index; the default where absent).
+pub fn compile_with(
+    g: &Graph,
+    hw: &HwConfig,
+    bindings: &[Option<Binding>],
+) -> Result<Compiled, CompileError> {
     let plan = plan::plan(g).map_err(|u| CompileError {
         layer: plan::op_name(g, u.op),
         op: g.ops[u.op].kind.name(),
@@ -223,6 +267,9 @@ pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
         dram: Dram::default(),
         regions: HashMap::new(),
         s: Streams::new(),
+        layer: 0,
+        bindings,
+        shapes: Vec::new(),
     };
     allocate(&mut e, &plan).map_err(graph_err)?;
     let mut layers = Vec::with_capacity(plan.layers.len());
@@ -240,6 +287,7 @@ pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
         let index = u16::try_from(index)
             .map_err(|_| err("more than 65535 layers; the layer field is 16 bits".into()))?;
         e.s.layer(index);
+        e.layer = usize::from(index);
         let Mapping {
             mode,
             pe,
@@ -308,7 +356,10 @@ pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
     };
     let inputs = io(&plan.inputs)?;
     let outputs = io(&plan.outputs)?;
+    let mut shapes = std::mem::take(&mut e.shapes);
+    shapes.resize(layers.len(), None);
     Ok(Compiled {
+        shapes,
         program: e.s.finish(),
         dram: e.dram,
         layers,
