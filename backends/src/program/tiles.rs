@@ -221,15 +221,15 @@ pub fn emit(
                     ]);
                 }
                 s.compute(&post::emit(
-                    &posts,
+                    posts,
                     acc_base,
                     scale_at + u64::from(sliced),
                     f0,
                     [planes, rt, win.ow],
                 ));
                 s.end_tile(&[store(
-                    &oreg,
-                    &out,
+                    oreg,
+                    out,
                     acc_base,
                     [f0, r0, 0],
                     [planes, rt, win.ow],
