@@ -33,6 +33,15 @@ pub struct PostProcessing {
     pub multiplier_dsp: bool,
 }
 
+/// A packing a DSP PE is built with for one mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Packed {
+    /// The mode.
+    pub mode: crate::Mode,
+    /// The packing.
+    pub pe: crate::pe::PeMode,
+}
+
 /// One accelerator: the systolic array, its buffers, the post-processing unit and the DRAM
 /// port. Buffers are sized in bytes per bank; the input buffers have one bank per array row,
 /// the weight buffer and the accumulator memory one per column.
@@ -48,6 +57,10 @@ pub struct HwConfig {
     pub pe: PeKind,
     /// The precision modes a PE supports and its MACs per cycle in each.
     pub modes: Vec<ModeRate>,
+    /// The packings a DSP PE is built with, per mode (each costs lane decoders in every PE;
+    /// LUT PEs run fused bricks and list none).
+    #[serde(default)]
+    pub packings: Vec<Packed>,
     /// Bytes per row bank of each half of the input ping-pong buffer.
     pub input_bank_bytes: u32,
     /// Bytes per column bank of the weight buffer.

@@ -8,7 +8,8 @@
 //! | part | LUTs | DSP | block RAM |
 //! |---|---|---|---|
 //! | PE in LUTs (16 2-bit bricks, shift-add tree, mode muxes) | 150 | | |
-//! | PE on a DSP48E2 (operand packing, result unpacking) | 24 | 1 | |
+//! | PE on a DSP48E2 (operand registers and muxes) | 8 | 1 | |
+//! | lane decoders of each packing it is built with, per column one every `depth` rows (`PeMode::decode_luts`) | `(lanes - 1 + np - 1) x lane` each | | |
 //! | 2-stage input buffer | 16 per row | | |
 //! | accumulator adder and partial-sum sorter | `acc_bits` x (1 + sorter banks) per column | | `acc_entries x acc_bits` per column |
 //! | input ping-pong buffer | | | 2 x `input_bank_bytes` per row |
@@ -88,7 +89,14 @@ pub fn breakdown(c: &HwConfig, target: Target) -> Result<Breakdown, HwError> {
     match c.pe {
         PeKind::Lut => b.array.lut += 150 * pes,
         PeKind::Dsp48e2 => {
-            b.array.lut += 24 * pes;
+            // packed lanes accumulate down a column's DSP cascade for as many rows as the
+            // packing's depth allows, then a decoder splits them
+            let decode: u64 = c
+                .packings
+                .iter()
+                .map(|p| rows.div_ceil(p.pe.depth(p.mode).max(1)) * p.pe.decode_luts())
+                .sum();
+            b.array.lut += 8 * pes + decode * cols;
             b.array.dsp += pes;
         }
     }
@@ -164,8 +172,8 @@ mod tests {
         let want = [
             (Target::Sim, 14632, 0, 42),
             (Target::Ice40up5k, 4264, 4, 25),
-            (Target::Xczu3eg, 10984, 272, 98),
-            (Target::Xczu9eg, 65000, 2112, 322),
+            (Target::Xczu3eg, 27368, 272, 98),
+            (Target::Xczu9eg, 196072, 2112, 322),
         ];
         let doc = include_str!("../../docs/hw.md");
         for (t, lut, dsp, bram) in want {

@@ -19,7 +19,7 @@ pub mod pe;
 mod precision;
 mod target;
 
-pub use config::{HwConfig, PeKind, PostProcessing};
+pub use config::{HwConfig, Packed, PeKind, PostProcessing};
 pub use cycles::{Cost, Rate, cost};
 pub use estimate::{Breakdown, Resources, breakdown, estimate};
 pub use precision::{Mode, ModeRate};

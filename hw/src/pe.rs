@@ -6,6 +6,7 @@ use crate::cycles::Rate;
 use crate::isa::{Config, Format, MulPort, Pack};
 use crate::multiply::{self, DSP48E2, Layout, Packing, Port, Values};
 use crate::precision::ModeRate;
+use serde::{Deserialize, Serialize};
 
 /// The values a mode of `bits` reads in `fmt`.
 pub fn values(fmt: Format, bits: u8) -> Values {
@@ -17,7 +18,8 @@ pub fn values(fmt: Format, bits: u8) -> Values {
 }
 
 /// The packing fields of a `config`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "PeModeText", try_from = "PeModeText")]
 pub struct PeMode {
     /// How products are computed.
     pub pack: Pack,
@@ -103,6 +105,52 @@ impl PeMode {
         })
     }
 
+    /// LUTs one PE spends on this packing: a borrow adder per lane below the top, and an
+    /// adder per activation packed beside the first (sign extension across lanes).
+    pub fn decode_luts(self) -> u64 {
+        match self.pack {
+            Pack::Bricks | Pack::Xnor => 0,
+            Pack::Kernel | Pack::Filter => {
+                let (kp, np) = (u64::from(self.kp), u64::from(self.np));
+                let lanes = if self.pack == Pack::Kernel {
+                    kp * np
+                } else {
+                    kp + np - 1
+                };
+                (lanes - 1 + np - 1) * u64::from(self.lane)
+            }
+        }
+    }
+
+    /// The accumulation depth of this packing in `mode`: the fewest products its lanes may
+    /// sum before a decode, over signed weights by unsigned and by signed activations (where
+    /// legal); `u64::MAX` for bricks.
+    pub fn depth(self, mode: crate::Mode) -> u64 {
+        let mut depth = u64::MAX;
+        for afmt in [Format::Unsigned, Format::Signed] {
+            let c = Config {
+                w: mode.w,
+                a: mode.a,
+                wfmt: Format::Signed,
+                afmt,
+                ..Config::zeroed()
+            };
+            if let Some(d) = self.packing(&c).and_then(|p| p.check().ok()) {
+                depth = depth.min(d);
+            }
+        }
+        depth
+    }
+
+    /// One product per multiply in one 48-bit lane: legal for any operands of up to 8 bits.
+    pub const PLAIN: PeMode = PeMode {
+        pack: Pack::Kernel,
+        kp: 1,
+        np: 1,
+        lane: 48,
+        wport: MulPort::A,
+    };
+
     /// A short name: `bricks`, `xnor`, or the DSP packing's scheme.
     pub fn describe(self) -> String {
         match self.pack {
@@ -126,6 +174,48 @@ impl PeMode {
                 p.scheme()
             }
         }
+    }
+}
+
+/// `PeMode` as the manifest writes it, with the enums by name.
+#[derive(Serialize, Deserialize)]
+struct PeModeText {
+    pack: String,
+    kp: u8,
+    np: u8,
+    lane: u8,
+    wport: String,
+}
+
+impl From<PeMode> for PeModeText {
+    fn from(p: PeMode) -> Self {
+        PeModeText {
+            pack: p.pack.name().into(),
+            kp: p.kp,
+            np: p.np,
+            lane: p.lane,
+            wport: p.wport.name().into(),
+        }
+    }
+}
+
+impl TryFrom<PeModeText> for PeMode {
+    type Error = String;
+
+    fn try_from(t: PeModeText) -> Result<Self, String> {
+        let find = |names: &[&str], v: &str, what: &str| {
+            names
+                .iter()
+                .position(|n| *n == v)
+                .ok_or_else(|| format!("{what} '{v}' is not one of {}", names.join(", ")))
+        };
+        Ok(PeMode {
+            pack: Pack::ALL[find(Pack::NAMES, &t.pack, "pack")?],
+            kp: t.kp,
+            np: t.np,
+            lane: t.lane,
+            wport: MulPort::ALL[find(MulPort::NAMES, &t.wport, "wport")?],
+        })
     }
 }
 
@@ -155,6 +245,21 @@ pub fn rate(hw: &HwConfig, c: &Config) -> Result<Rate, String> {
             })
         }
         (PeKind::Dsp48e2, Pack::Kernel | Pack::Filter) => {
+            if !hw
+                .packings
+                .iter()
+                .any(|p| p.mode == rate.mode && p.pe == pe)
+            {
+                return Err(format!(
+                    "the PE is not built with {} ({} {} {} l{}) in mode {}",
+                    pe.describe(),
+                    pe.pack.name(),
+                    pe.kp,
+                    pe.np,
+                    pe.lane,
+                    rate.mode
+                ));
+            }
             let p = pe.packing(c).expect("a DSP packing");
             p.check().map_err(|e| format!("{}: {e}", pe.describe()))?;
             if p.products() > rate.macs_per_cycle {
@@ -182,9 +287,29 @@ pub fn rate(hw: &HwConfig, c: &Config) -> Result<Rate, String> {
     }
 }
 
-/// Every way a PE of `hw` runs `mode` on operands read as `wfmt` and `afmt`, where filter
-/// packing may take up to `taps` taps of a kernel row; the most products first.
+/// Every way a PE of `hw` as built runs `mode` on operands read as `wfmt` and `afmt`, where
+/// filter packing may take up to `taps` taps of a kernel row; the most products first.
 pub fn choices(hw: &HwConfig, mode: ModeRate, wfmt: Format, afmt: Format, taps: u8) -> Vec<PeMode> {
+    let mut all = candidates(hw, mode, wfmt, afmt, taps);
+    if hw.pe == PeKind::Dsp48e2 {
+        all.retain(|pe| {
+            hw.packings
+                .iter()
+                .any(|p| p.mode == mode.mode && p.pe == *pe)
+        });
+    }
+    all
+}
+
+/// Every way a PE of `hw`'s kind could run `mode` (whether or not `hw` is built with it),
+/// as `choices` orders them.
+pub fn candidates(
+    hw: &HwConfig,
+    mode: ModeRate,
+    wfmt: Format,
+    afmt: Format,
+    taps: u8,
+) -> Vec<PeMode> {
     match hw.pe {
         PeKind::Lut => {
             let mut out = vec![PeMode::BRICKS];
@@ -233,14 +358,15 @@ mod tests {
         let hw = Target::Xczu3eg.preset();
         let mode = |w, a| hw.mode_for(w, a).expect("mode");
         let best = |w, a, taps| choices(&hw, mode(w, a), Format::Signed, Format::Unsigned, taps)[0];
-        // 3x3 kernels reach the mode's rate; 1x1 kernels cannot use filter packing
+        // the preset builds MixQ's packings for 3x3 kernels; 1x1 kernels cannot use filter
+        // packing, and fall back to plain products unless the PE is built with kernel packing
         for (w, taps, want) in [
             (8, 3, 2),
             (4, 3, 6),
             (2, 3, 15),
             (8, 1, 2),
-            (4, 1, 4),
-            (2, 1, 9),
+            (4, 1, 1),
+            (2, 1, 1),
         ] {
             let pe = best(w, w, taps);
             assert_eq!(
@@ -249,14 +375,29 @@ mod tests {
                 "w{w} taps {taps}: {pe:?}"
             );
         }
+        let unbuilt = |w| candidates(&hw, mode(w, w), Format::Signed, Format::Unsigned, 1)[0];
+        assert_eq!(
+            (unbuilt(4).describe(), unbuilt(2).describe()),
+            ("kernel 2x2".into(), "kernel 3x3".into())
+        );
+        let e = rate(&hw, &config(4, 4, unbuilt(4))).unwrap_err();
+        assert!(e.contains("not built with kernel 2x2"), "{e}");
+        let built = HwConfig {
+            packings: vec![crate::Packed {
+                mode: mode(4, 4).mode,
+                pe: unbuilt(4),
+            }],
+            ..hw.clone()
+        };
+        assert_eq!(
+            rate(&built, &config(4, 4, unbuilt(4))).map(|r| r.products),
+            Ok(4)
+        );
         assert_eq!(best(4, 4, 3).describe(), "filter 3x2");
         // a packing with more products than the PE decodes, or an illegal one, is refused
         let too_many = choices(&hw, mode(2, 2), Format::Signed, Format::Unsigned, 3)[0];
         let e = rate(&hw, &config(4, 4, too_many)).unwrap_err();
-        assert!(
-            e.contains("do not fit") || e.contains("cannot hold") || e.contains("more than"),
-            "{e}"
-        );
+        assert!(e.contains("not built with filter 3x5"), "{e}");
         let e = rate(&hw, &config(8, 8, PeMode::BRICKS)).unwrap_err();
         assert!(
             e.contains("pack=bricks is not one a Dsp48e2 PE runs"),

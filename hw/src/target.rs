@@ -1,7 +1,9 @@
 //! The targets: one preset configuration each, and the resources of its part.
 
 use crate::HwError;
-use crate::config::{HwConfig, PeKind, PostProcessing};
+use crate::config::{HwConfig, Packed, PeKind, PostProcessing};
+use crate::isa::Format;
+use crate::pe::{self, PeMode};
 use crate::precision::{Mode, ModeRate};
 use serde::Serialize;
 
@@ -100,11 +102,16 @@ impl Target {
             residual_add: true,
             multiplier_dsp: self != Target::Sim,
         };
-        let base = |rows, cols, pe, modes, bank: u32| HwConfig {
+        let base = |rows, cols, pe, modes: Vec<ModeRate>, bank: u32| HwConfig {
             target: self.name().to_string(),
             rows,
             cols,
             pe,
+            packings: if pe == PeKind::Dsp48e2 {
+                default_packings(&modes)
+            } else {
+                Vec::new()
+            },
             modes,
             input_bank_bytes: bank,
             weight_bank_bytes: bank * 2,
@@ -133,4 +140,29 @@ impl Target {
             },
         }
     }
+}
+
+/// The packings a preset DSP PE is built with: per mode, plain products (so that any layer
+/// maps) and the packing with the most products for signed weights by unsigned activations
+/// and 3x3 kernels (MixQ's table). Each packing costs lane decoders (`docs/hw.md`); the
+/// mapper (`qweave compile --mapping egraph`) builds the set a model gains most from.
+pub fn default_packings(modes: &[ModeRate]) -> Vec<Packed> {
+    let probe = HwConfig {
+        pe: PeKind::Dsp48e2,
+        ..Target::Sim.preset()
+    };
+    let mut out = Vec::new();
+    for &m in modes {
+        let mut add = |pe: PeMode| {
+            let p = Packed { mode: m.mode, pe };
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        };
+        add(PeMode::PLAIN);
+        if let Some(&pe) = pe::candidates(&probe, m, Format::Signed, Format::Unsigned, 3).first() {
+            add(pe);
+        }
+    }
+    out
 }

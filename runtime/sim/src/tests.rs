@@ -4,7 +4,7 @@
 use super::*;
 use qweave_hw::Target;
 use qweave_hw::isa::packing::{read, write};
-use qweave_hw::isa::{Format, text};
+use qweave_hw::isa::{Format, MulPort, Pack, text};
 use qweave_ir::RoundingMode;
 
 fn asm(s: &str) -> Vec<Instr> {
@@ -271,9 +271,32 @@ end @2",
     );
     let e = simulate(&hw, &p, vec![]).unwrap_err().to_string();
     assert!(e.contains("w2a8 is not one of the PE's"), "{e}");
-    // packings the PE does not run: bricks on DSP blocks, lanes too narrow for the products,
-    // more products than the mode decodes
-    let dsp = Target::Xczu3eg.preset();
+    // packings the PE does not run: bricks on DSP blocks, one it is not built with, and (built
+    // with them all) lanes too narrow for the products, more products than the mode decodes,
+    // packed operands too wide for their port
+    let mut dsp = Target::Xczu3eg.preset();
+    let p = asm(
+        "config @0 w=4 a=4 wfmt=signed afmt=unsigned pack=kernel kp=2 np=2 lane=11 wport=b acc_bits=32\nend @0",
+    );
+    let e = simulate(&dsp, &p, vec![]).unwrap_err().to_string();
+    assert!(e.contains("not built with kernel 2x2"), "{e}");
+    dsp.packings = [
+        (8, 8, Pack::Kernel, 2, 1, 15, MulPort::A),
+        (2, 2, Pack::Filter, 3, 8, 3, MulPort::B),
+        (4, 4, Pack::Filter, 3, 3, 9, MulPort::B),
+    ]
+    .into_iter()
+    .map(|(w, a, pack, kp, np, lane, wport)| qweave_hw::Packed {
+        mode: qweave_hw::Mode { w, a },
+        pe: qweave_hw::pe::PeMode {
+            pack,
+            kp,
+            np,
+            lane,
+            wport,
+        },
+    })
+    .collect();
     for (fields, want) in [
         (
             "w=8 a=8 wfmt=signed afmt=unsigned pack=bricks kp=0 np=0 lane=0 wport=a",
