@@ -2,7 +2,7 @@
 
 use crate::{CmdResult, model_file, qir_file};
 use clap::Args;
-use qweave_backends::{artifacts, program};
+use qweave_backends::{artifacts, mapping, program};
 use qweave_hw::{HwConfig, Target};
 use qweave_ir::Graph;
 use std::io::Write;
@@ -30,6 +30,19 @@ pub struct CompileArgs {
     /// The directory to write (created, or replaced when it holds an earlier compilation).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: PathBuf,
+
+    /// How layers map onto the array: `egraph` searches modes, packings and tiles (and the
+    /// packings the PEs are built with) for the fewest modeled cycles within the target;
+    /// `default` keeps the emitter's own choice, for comparison.
+    #[arg(long, value_enum, default_value = "egraph")]
+    pub mapping: MappingKind,
+}
+
+/// The `--mapping` choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MappingKind {
+    Egraph,
+    Default,
 }
 
 /// Lowers `graph` to the q level.
@@ -44,11 +57,29 @@ pub fn lower(graph: &mut Graph) -> Result<(), Vec<String>> {
 pub fn run(args: &CompileArgs) -> CmdResult {
     let start = Instant::now();
     let target = Target::parse(&args.target).map_err(|e| vec![e.to_string()])?;
-    let hw = target.preset();
+    let preset = target.preset();
     let mut graph = model_file::load(&args.model)?;
     lower(&mut graph)?;
-    let c = program::compile(&graph, &hw)
-        .map_err(|e| vec![format!("{}: {e}", args.model.display())])?;
+    let err = |e: program::CompileError| vec![format!("{}: {e}", args.model.display())];
+    let default = program::compile(&graph, &preset).map_err(err)?;
+    let (c, hw, search, default) = match args.mapping {
+        MappingKind::Default => (default, preset, None, None),
+        MappingKind::Egraph => {
+            let m =
+                mapping::map(&graph, &preset, target, &mapping::Limits::default()).map_err(err)?;
+            let c = program::compile_with(&graph, &m.hw, &m.bindings).map_err(err)?;
+            let d = artifacts::Modeled::of(&default, &preset).map_err(|e| vec![e])?;
+            (c, m.hw, Some(m.search), Some(d))
+        }
+    };
+    let summary = artifacts::MappingSummary {
+        kind: match args.mapping {
+            MappingKind::Egraph => "egraph",
+            MappingKind::Default => "default",
+        },
+        search: search.as_ref(),
+        default: default.as_ref(),
+    };
     let compiled = start.elapsed();
     let dir = &args.output;
     if dir.exists() && !dir.join("manifest.json").exists() && !is_empty_dir(dir) {
@@ -62,7 +93,7 @@ pub fn run(args: &CompileArgs) -> CmdResult {
         dir.file_name().and_then(|n| n.to_str()).unwrap_or("out")
     ));
     let _ = std::fs::remove_dir_all(&staging);
-    let written = write_all(&staging, &c, &graph, &hw);
+    let written = write_all(&staging, &c, &graph, &hw, &summary);
     let finish = written.and_then(|summary| {
         if dir.exists() {
             std::fs::remove_dir_all(dir).map_err(|e| vec![format!("{}: {e}", dir.display())])?;
@@ -98,6 +129,7 @@ fn write_all(
     c: &program::Compiled,
     g: &Graph,
     hw: &HwConfig,
+    mapping: &artifacts::MappingSummary<'_>,
 ) -> Result<String, Vec<String>> {
     let io = |p: &Path, e: std::io::Error| vec![format!("{}: {e}", p.display())];
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
@@ -116,12 +148,12 @@ fn write_all(
     qir_file::write(g, &dir.join("model.qir"))?;
     let modeled = artifacts::Modeled::of(c, hw).map_err(|e| vec![e])?;
     let run = &modeled.run;
-    let manifest = artifacts::manifest(c, g, hw, &modeled);
+    let manifest = artifacts::manifest(c, g, hw, &modeled, mapping);
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| vec![e.to_string()])?;
     put("manifest.json", text.as_bytes())?;
     put(
         "report.md",
-        artifacts::report(c, g, hw, &modeled).as_bytes(),
+        artifacts::report(c, g, hw, &modeled, mapping).as_bytes(),
     )?;
     Ok(format!(
         "modeled {} cycles ({:.1} us at {} MHz), {:.2} MACs per cycle",

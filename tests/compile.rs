@@ -80,6 +80,64 @@ fn the_int8_resnet8_fixture_simulates_bit_exactly() {
     assert_eq!(s.run.macs, 12_501_632);
 }
 
+fn resnet_input() -> Tensor {
+    let file = files::read(&common::root().join("tests/models/bench_input.npz")).unwrap();
+    let x = file
+        .iter()
+        .find(|t| t.name.as_deref() == Some("x"))
+        .unwrap();
+    x.tensor.to_ir().unwrap()
+}
+
+/// The e-graph mapping of every fixture on the simulation and ZU3EG targets: bit-exact layer by layer, within
+/// the target's resources, and never slower than the default mapping.
+#[test]
+fn every_fixture_maps_with_the_egraph_bit_exactly_and_no_slower() {
+    use qweave_hw::Target;
+    let models = [
+        "digits_qdq.onnx",
+        "digits_qop.onnx",
+        "digits_w4a4.onnx",
+        "digits_w2a2.onnx",
+        "digits_w1a1.onnx",
+        "bench_resnet_qop.onnx",
+    ];
+    let mut faster = 0;
+    for model in models {
+        let g = lowered(model);
+        let x = if model.starts_with("bench") {
+            resnet_input()
+        } else {
+            images(1).remove(0)
+        };
+        // (their wide sums fit none of the iCE40's 24-bit accumulators; random networks map
+        // there in `backends/tests/random_nets.rs`)
+        for t in [Target::Sim, Target::Xczu3eg] {
+            let hw = t.preset();
+            let d = program::compile(&g, &hw).unwrap_or_else(|e| panic!("{model}: {e}"));
+            let m = qweave_backends::mapping::map(&g, &hw, t, &Default::default())
+                .unwrap_or_else(|e| panic!("{model} on {}: {e}", t.name()));
+            qweave_hw::estimate(&m.hw, t).unwrap_or_else(|e| panic!("{model}: {e}"));
+            let c = program::compile_with(&g, &m.hw, &m.bindings)
+                .unwrap_or_else(|e| panic!("{model} on {}: {e}", t.name()));
+            let inputs = [x.clone()];
+            let s = execute::simulate(&c, &g, &m.hw, &inputs)
+                .unwrap_or_else(|e| panic!("{model} on {}: {e}", t.name()));
+            execute::check(&c, &g, &inputs, &s.run.dram)
+                .unwrap_or_else(|e| panic!("{model} on {}: {e}", t.name()));
+            let base = qweave_sim::time(&hw, &d.program).unwrap().cycles;
+            assert!(
+                s.run.cycles <= base,
+                "{model} on {}: {} cycles mapped, {base} by default",
+                t.name(),
+                s.run.cycles
+            );
+            faster += usize::from(s.run.cycles < base);
+        }
+    }
+    assert!(faster >= 6, "only {faster} fixtures and targets gained");
+}
+
 #[test]
 fn a_fixture_with_float_ops_left_is_refused_naming_the_layer() {
     let g = lowered("digits_qonnx_misc.onnx");
@@ -115,7 +173,8 @@ fn compile_then_simulate_from_the_command_line_matches_the_interpreter() {
     }
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(m["version"], 1);
+    assert_eq!(m["version"], 2);
+    assert_eq!(m["mapping"]["kind"], "egraph");
     assert_eq!(m["inputs"][0]["shape"], serde_json::json!([1, 1, 8, 8]));
     assert_eq!(m["inputs"][0]["host"], "onnx.quantize_linear");
     assert!(m["inputs"][0]["quant"]["scale"].as_f64().unwrap() > 0.0);

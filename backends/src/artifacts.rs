@@ -1,6 +1,7 @@
 //! What `qweave compile` writes beside the program: `manifest.json` (the schema is
 //! `docs/manifest.md`) and `report.md`, both with the cycle model's figures per layer.
 
+use crate::mapping::Search;
 use crate::program::layout::Region;
 use crate::program::{Compiled, Io};
 use qweave_hw::{Breakdown, HwConfig, Resources, Target};
@@ -10,7 +11,7 @@ use serde_json::{Value as Json, json};
 use std::fmt::Write;
 
 /// The manifest's format version.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// Modeled figures of one layer.
 #[derive(Clone, Copy, Debug, Default)]
@@ -128,8 +129,24 @@ fn io(g: &Graph, x: &Io) -> Json {
     })
 }
 
+/// How the layers were mapped, for the manifest and the report.
+pub struct MappingSummary<'a> {
+    /// `egraph` or `default`.
+    pub kind: &'static str,
+    /// The e-graph search, when it ran.
+    pub search: Option<&'a Search>,
+    /// The default mapping's timing, to compare against.
+    pub default: Option<&'a Modeled>,
+}
+
 /// `manifest.json`.
-pub fn manifest(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> Json {
+pub fn manifest(
+    c: &Compiled,
+    g: &Graph,
+    hw: &HwConfig,
+    m: &Modeled,
+    mapping: &MappingSummary<'_>,
+) -> Json {
     let (run, total) = (&m.run, m.total);
     let layers: Vec<Json> = c
         .layers
@@ -144,6 +161,7 @@ pub fn manifest(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> Json {
                 "mode": l.mode.map(|r| r.mode.to_string()),
                 "packing": l.pe.map(|(pe, _)| pe.describe()),
                 "products_per_pe": l.pe.map(|(_, p)| p),
+                "binding": c.shapes.get(i).and_then(|s| s.as_ref()).map(|(_, b)| b),
                 "tiles": l.tiles,
                 "result": { "shape": g.ty(l.result).shape, "quant": quant(g.ty(l.result).elem), "dram": region(&l.region) },
                 "modeled": {
@@ -173,6 +191,15 @@ pub fn manifest(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> Json {
         "inputs": c.inputs.iter().map(|x| io(g, x)).collect::<Vec<_>>(),
         "outputs": c.outputs.iter().map(|x| io(g, x)).collect::<Vec<_>>(),
         "layers": layers,
+        "mapping": {
+            "kind": mapping.kind,
+            "default_cycles": mapping.default.map(|d| d.run.cycles),
+            "search": mapping.search.map(|s| json!({
+                "nodes": s.nodes, "classes": s.classes, "iterations": s.iterations,
+                "stop": s.stop, "candidates": s.candidates, "timed": s.timed,
+                "exhaustive": s.exhaustive, "seconds": s.seconds,
+            })),
+        },
         "modeled": {
             "cycles": run.cycles,
             "macs": run.macs,
@@ -184,7 +211,13 @@ pub fn manifest(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> Json {
 }
 
 /// `report.md`.
-pub fn report(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> String {
+pub fn report(
+    c: &Compiled,
+    g: &Graph,
+    hw: &HwConfig,
+    m: &Modeled,
+    mapping: &MappingSummary<'_>,
+) -> String {
     let (run, total, models) = (&m.run, m.total, &m.layers);
     let mut s = String::new();
     let _ = writeln!(s, "# {} on {}\n", g.name, hw.target);
@@ -205,18 +238,69 @@ pub fn report(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> String {
         total.dsp,
         total.bram,
     );
-    let _ = writeln!(
-        s,
-        "| # | layer | ops | mode | packing | products per PE | tiles | cycles | MACs | utilization | DRAM bytes | DSP | LUT | BRAM |"
-    );
-    let _ = writeln!(
-        s,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    );
-    for (i, (l, m)) in c.layers.iter().zip(models).enumerate() {
+    if let Some(d) = mapping.default {
         let _ = writeln!(
             s,
-            "| {i} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1}% | {} | {} | {} | {} |",
+            "Mapping `{}`: {} cycles against {} with the default mapping ({:.2}x); the default \
+             builds {} LUTs, {} DSP blocks and {} block RAMs.\n",
+            mapping.kind,
+            run.cycles,
+            d.run.cycles,
+            d.run.cycles as f64 / run.cycles.max(1) as f64,
+            d.total.lut,
+            d.total.dsp,
+            d.total.bram,
+        );
+    } else {
+        let _ = writeln!(s, "Mapping `{}`.\n", mapping.kind);
+    }
+    if let Some(x) = mapping.search {
+        let _ = writeln!(
+            s,
+            "The e-graph held {} e-nodes in {} classes after {} iterations ({}); {} fitting \
+             tiles, {} of them timed; {} set of packings; {:.2} s.\n",
+            x.nodes,
+            x.classes,
+            x.iterations,
+            x.stop,
+            x.candidates,
+            x.timed,
+            if x.exhaustive { "every" } else { "a greedy" },
+            x.seconds,
+        );
+    }
+    if hw.pe == qweave_hw::PeKind::Dsp48e2 {
+        let built: Vec<String> = hw
+            .packings
+            .iter()
+            .map(|p| format!("{} {}", p.mode, p.pe.describe()))
+            .collect();
+        let _ = writeln!(s, "The PEs are built with: {}.\n", built.join(", "));
+    }
+    let _ = writeln!(
+        s,
+        "| # | layer | ops | mode | packing | products per PE | tile (g m c r) | tiles | cycles | default cycles | gain | MACs | utilization | DRAM bytes | DSP | LUT | BRAM |"
+    );
+    let _ = writeln!(
+        s,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for (i, (l, m)) in c.layers.iter().zip(models).enumerate() {
+        let tile = c
+            .shapes
+            .get(i)
+            .and_then(|x| x.as_ref())
+            .map_or_else(String::new, |(_, b)| {
+                let t = b.tile;
+                format!("{} {} {} {}", t.g, t.m, t.c, t.r)
+            });
+        let default = mapping
+            .default
+            .and_then(|d| d.layers.get(i))
+            .map(|d| d.cycles);
+        let _ = writeln!(
+            s,
+            "| {i} | {} | {} | {} | {} | {} | {tile} | {} | {} | {} | {} | {} | {:.1}% | {} | {} | {} | {} |",
             l.name,
             l.ops.join(", "),
             l.mode
@@ -225,6 +309,11 @@ pub fn report(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> String {
             l.pe.map_or_else(String::new, |(_, p)| p.to_string()),
             l.tiles,
             m.cycles,
+            default.map_or_else(String::new, |d| d.to_string()),
+            default.map_or_else(String::new, |d| format!(
+                "{:.2}x",
+                d as f64 / m.cycles.max(1) as f64
+            )),
             m.macs,
             100.0 * m.utilization,
             m.dram_bytes,
@@ -234,17 +323,29 @@ pub fn report(c: &Compiled, g: &Graph, hw: &HwConfig, m: &Modeled) -> String {
         );
     }
     let tiles: u64 = c.layers.iter().map(|l| l.tiles).sum();
+    let default = mapping.default.map(|d| d.run.cycles);
     let _ = writeln!(
         s,
-        "| | total | | | | | {tiles} | {} | {} | | {} | {} | {} | {} |",
-        run.cycles, run.macs, run.dram_bytes, total.dsp, total.lut, total.bram
+        "| | total | | | | | | {tiles} | {} | {} | {} | {} | | {} | {} | {} | {} |",
+        run.cycles,
+        default.map_or_else(String::new, |d| d.to_string()),
+        default.map_or_else(String::new, |d| format!(
+            "{:.2}x",
+            d as f64 / run.cycles.max(1) as f64
+        )),
+        run.macs,
+        run.dram_bytes,
+        total.dsp,
+        total.lut,
+        total.bram
     );
     let _ = writeln!(
         s,
         "\nLayers overlap (a layer's loads start while the one before drains), so their cycles \
          add up to more than the total. Utilization is MACs per cycle over the array's peak in \
          the layer's mode; a packing with fewer products per PE than the mode's best (a 1x1 \
-         kernel cannot use filter packing) caps it below 100%."
+         kernel cannot use filter packing) caps it below 100%. Default cycles are the layer's \
+         in the program the default mapping gives."
     );
     s
 }

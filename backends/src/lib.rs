@@ -4,4 +4,5 @@
 
 pub mod artifacts;
 pub mod execute;
+pub mod mapping;
 pub mod program;

@@ -6,6 +6,7 @@
 //! checked layer by layer against the interpreter. A network a target cannot hold must be
 //! refused with an error, never a panic or a wrong result.
 
+use qweave_backends::mapping;
 use qweave_backends::{execute, program};
 use qweave_hw::Target;
 use qweave_ir::{Data, Graph, Tensor};
@@ -556,6 +557,7 @@ fn input(g: &Graph, lo: i64, hi: i64, seed: u64) -> Tensor {
 #[test]
 fn random_quantized_networks_simulate_bit_exactly() {
     let mut compiled = [0usize; 3];
+    let (mut remapped, mut faster) = (0, 0);
     let mut seen: std::collections::BTreeMap<&str, usize> = Default::default();
     let targets = [Target::Sim, Target::Ice40up5k, Target::Xczu3eg];
     let nets = 120;
@@ -604,8 +606,34 @@ fn random_quantized_networks_simulate_bit_exactly() {
             execute::check(&c, &g, &x, &s.run.dram)
                 .unwrap_or_else(|e| panic!("seed {seed} on {}: {e}\n{text}", hw.target));
             assert_eq!(s.outputs, want, "seed {seed} on {}", hw.target);
+            // the e-graph mapping: as exact, never slower by more than the overlap at layer
+            // boundaries, and within the target
+            let m = mapping::map(&g, &hw, *t, &mapping::Limits::default())
+                .unwrap_or_else(|e| panic!("seed {seed} on {}: mapping: {e}\n{text}", hw.target));
+            let mc = program::compile_with(&g, &m.hw, &m.bindings)
+                .unwrap_or_else(|e| panic!("seed {seed} on {}: mapped: {e}\n{text}", hw.target));
+            qweave_hw::estimate(&m.hw, *t)
+                .unwrap_or_else(|e| panic!("seed {seed} on {}: mapped: {e}", hw.target));
+            let ms = execute::simulate(&mc, &g, &m.hw, &x)
+                .unwrap_or_else(|e| panic!("seed {seed} on {}: mapped: {e}\n{text}", hw.target));
+            execute::check(&mc, &g, &x, &ms.run.dram)
+                .unwrap_or_else(|e| panic!("seed {seed} on {}: mapped: {e}\n{text}", hw.target));
+            assert_eq!(ms.outputs, want, "seed {seed} on {}: mapped", hw.target);
+            let (d, e) = (s.run.cycles, ms.run.cycles);
+            assert!(
+                e <= d + d / 20,
+                "seed {seed} on {}: {e} cycles mapped, {d} by default",
+                hw.target
+            );
+            remapped += m.layers.iter().filter(|l| l.chosen != l.default).count();
+            faster += usize::from(e < d);
         }
     }
+    // the mapper changes many layers and speeds many programs up
+    assert!(
+        remapped > 50 && faster > 50,
+        "{remapped} layers remapped, {faster} programs faster"
+    );
     // every feature appears in several networks
     for (op, n) in &seen {
         assert!(*n >= 5, "only {n} networks have {op}: {seen:?}");

@@ -112,7 +112,7 @@ pub(crate) struct Mapping {
 }
 
 /// How a layer on the array runs: its mode, packing and tile size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Binding {
     /// The precision mode.
     pub mode: qweave_hw::Mode,

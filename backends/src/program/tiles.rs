@@ -249,3 +249,50 @@ pub fn cycles(hw: &HwConfig, job: &ConvJob, binding: Binding) -> Result<u64, Str
     let run = qweave_sim::time(hw, &s.finish()).map_err(|e| e.to_string())?;
     Ok(run.cycles)
 }
+
+/// A lower bound on the layer's cycles under `binding`: the sum of its `gemm`s' cycles, which
+/// the compute queue runs one after another. Cheap: no instruction is built.
+pub fn gemm_cycles(hw: &HwConfig, job: &ConvJob, binding: Binding) -> Result<u64, String> {
+    let shape = &job.shape;
+    let Binding { mode, pe, tile: t } = binding;
+    let config = pe.apply(Config {
+        w: mode.w,
+        a: mode.a,
+        wfmt: shape.wfmt,
+        afmt: shape.afmt,
+        acc_bits: job.acc_bits,
+        ..Config::zeroed()
+    });
+    let rate = pe::rate(hw, &config)?;
+    let win = shape.win;
+    let mut total = 0;
+    let split = |n: u64, step: u64| {
+        // full blocks and the short last one
+        let (full, rest) = (n / step, n % step);
+        [(step, full), (rest, u64::from(rest > 0))]
+    };
+    for (gt, gn) in split(shape.groups, t.g) {
+        for (mt, mn) in split(shape.mpg, t.m) {
+            for (rt, rn) in split(win.oh, t.r) {
+                for (ct, cn) in split(shape.cpg, t.c) {
+                    let count = gn * mn * rn * cn * shape.slices;
+                    if count == 0 {
+                        continue;
+                    }
+                    let gemm = Gemm {
+                        groups: gt as u16,
+                        cin: ct as u16,
+                        m: mt as u16,
+                        oh: rt as u16,
+                        ow: win.ow as u16,
+                        kh: win.k[0] as u8,
+                        kw: win.k[1] as u8,
+                        ..Gemm::zeroed()
+                    };
+                    total += count * qweave_hw::cost(hw, rate, &Op::Gemm(gemm)).cycles;
+                }
+            }
+        }
+    }
+    Ok(total)
+}

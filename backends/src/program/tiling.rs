@@ -20,6 +20,9 @@ pub enum Limit {
     Parameter,
     /// A 16-bit instruction field.
     Field,
+    /// A tile of several groups must take each group's every filter and channel (its loads
+    /// read whole groups).
+    Groups,
 }
 
 impl std::fmt::Display for Limit {
@@ -30,12 +33,13 @@ impl std::fmt::Display for Limit {
             Limit::Accumulator => "accumulator memory",
             Limit::Parameter => "parameter memory",
             Limit::Field => "16-bit range of the instruction fields",
+            Limit::Groups => "rule that a tile of several groups takes whole groups",
         })
     }
 }
 
 /// A tile size: groups, filters per group, input channels per group, output rows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Tile {
     pub g: u64,
     pub m: u64,
@@ -124,6 +128,10 @@ impl ConvShape {
         let planes = t.g * t.m;
         let u16max = u64::from(u16::MAX);
         let checks = [
+            (
+                t.g == 1 || (t.m == self.mpg && t.c == self.cpg),
+                Limit::Groups,
+            ),
             (t.g * t.c * ih * iw <= cap.input, Limit::Input),
             (planes * t.c * self.khw() <= cap.weight, Limit::Weight),
             (
@@ -168,7 +176,7 @@ impl ConvShape {
             let shrink_m = match what {
                 Limit::Accumulator | Limit::Parameter => true,
                 Limit::Input => false,
-                Limit::Weight | Limit::Field => t.m >= t.c,
+                Limit::Weight | Limit::Field | Limit::Groups => t.m >= t.c,
             };
             if shrink_m && t.m > 1 {
                 t.m = t.m.div_ceil(2);

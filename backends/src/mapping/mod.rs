@@ -1,0 +1,247 @@
+//! The e-graph mapper: for every layer on the array the cheapest exact way to run it —
+//! precision mode, packing of its products into the PEs' multipliers, tile sizes — and the
+//! set of packings the PEs are built with, within the target's resources.
+//!
+//! The layers come from the emitter (a default compile gives each layer's shape and placed
+//! operands). Each becomes an e-class `(impl (layer i))`; the rules of `rules/` (soundness
+//! argued in `rules/README.md`) add every mode, packing and tiling that computes the same
+//! integers; `extract` picks one per layer and the packings to build, with costs from the
+//! cycle model (each candidate's instructions timed) and the resource model. The emitter's
+//! own binding is seeded into each class, so the result is never slower than the default.
+
+mod extract;
+pub mod lang;
+mod rules;
+
+use crate::program::{self, Binding, CompileError};
+use egg::{EGraph, Id, Runner, SimpleScheduler};
+use lang::{Ctx, HwLang, Layer, mode_node, pack_node, tile_node};
+use qweave_hw::pe::{self, PeMode};
+use qweave_hw::{HwConfig, Packed, PeKind, Target};
+use qweave_ir::Graph;
+use std::time::{Duration, Instant};
+
+/// Bounds on the search, each with its reason in `rules/README.md`.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// E-nodes (memory).
+    pub nodes: usize,
+    /// Rule iterations.
+    pub iterations: usize,
+    /// Wall time of the rewriting.
+    pub time: Duration,
+    /// Packings per layer and mode, the most products first.
+    pub packings_per_mode: usize,
+    /// A fitting tile is split further only while the layer runs in fewer steps.
+    pub min_steps: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            nodes: 200_000,
+            iterations: 64,
+            time: Duration::from_secs(5),
+            packings_per_mode: 4,
+            min_steps: 8,
+        }
+    }
+}
+
+/// What the search did.
+#[derive(Clone, Debug)]
+pub struct Search {
+    pub nodes: usize,
+    pub classes: usize,
+    pub iterations: usize,
+    /// Why the rewriting stopped (`Saturated` unless a limit cut it).
+    pub stop: String,
+    /// Fitting tile e-nodes, and how many of them were timed.
+    pub candidates: usize,
+    pub timed: usize,
+    /// Whether every set of packings was tried.
+    pub exhaustive: bool,
+    pub seconds: f64,
+}
+
+/// One array layer: the default binding and the chosen one, with their cycles alone.
+#[derive(Clone, Debug)]
+pub struct LayerChoice {
+    /// Its index among the program's layers.
+    pub index: usize,
+    pub default: Binding,
+    pub default_cycles: u64,
+    pub chosen: Binding,
+    pub chosen_cycles: u64,
+    /// The extracted term.
+    pub term: String,
+}
+
+/// The mapper's result.
+#[derive(Clone, Debug)]
+pub struct Mapped {
+    /// The accelerator, built with the chosen packings.
+    pub hw: HwConfig,
+    /// Per program layer, its binding (`None` off the array).
+    pub bindings: Vec<Option<Binding>>,
+    pub layers: Vec<LayerChoice>,
+    pub search: Search,
+}
+
+/// `hw` with every packing the rules may add for these layers built, for fit checks and
+/// timing (the resource model is applied only to the extracted set).
+fn open_hw(hw: &HwConfig, layers: &[Layer], limits: &Limits) -> HwConfig {
+    let mut open = hw.clone();
+    if hw.pe != PeKind::Dsp48e2 {
+        return open;
+    }
+    for l in layers {
+        let s = &l.job.shape;
+        for &rate in &s.modes {
+            for pe in pe::candidates(hw, rate, s.wfmt, s.afmt, s.taps)
+                .into_iter()
+                .take(limits.packings_per_mode)
+            {
+                let p = Packed {
+                    mode: rate.mode,
+                    pe,
+                };
+                if !open.packings.contains(&p) {
+                    open.packings.push(p);
+                }
+            }
+        }
+    }
+    open
+}
+
+/// The term of a binding for layer `i`.
+fn term(i: usize, b: &Binding) -> String {
+    let PeMode {
+        pack,
+        kp,
+        np,
+        lane,
+        wport,
+    } = b.pe;
+    let t = b.tile;
+    format!(
+        "(tile {} {} {} {} (pack {} {kp} {np} {lane} {} (mode {} {} (layer {i}))))",
+        t.g,
+        t.m,
+        t.c,
+        t.r,
+        pack.name(),
+        wport.name(),
+        b.mode.w,
+        b.mode.a
+    )
+}
+
+/// Maps `g` onto the accelerator `hw` of `target`: bindings for every layer on the array and
+/// the packings to build.
+pub fn map(
+    g: &Graph,
+    hw: &HwConfig,
+    target: Target,
+    limits: &Limits,
+) -> Result<Mapped, CompileError> {
+    let started = Instant::now();
+    let base = program::compile(g, hw)?;
+    let graph_err = |message: String| CompileError {
+        layer: g.name.clone(),
+        op: "graph",
+        message,
+    };
+    let layers: Vec<Layer> = base
+        .shapes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, s)| {
+            s.clone().map(|(job, default)| Layer {
+                index,
+                job,
+                default,
+            })
+        })
+        .collect();
+    let open = open_hw(hw, &layers, limits);
+    let defaults: Vec<Binding> = layers.iter().map(|l| l.default).collect();
+    let mut eg: EGraph<HwLang, Ctx> = EGraph::new(Ctx {
+        layers,
+        hw: open,
+        packings_per_mode: limits.packings_per_mode,
+        min_steps: limits.min_steps,
+    });
+    let mut impls: Vec<Id> = Vec::new();
+    for (i, d) in defaults.iter().enumerate() {
+        let n = eg.add(HwLang::Num(i as u64));
+        let layer = eg.add(HwLang::Layer([n]));
+        let imp = eg.add(HwLang::Impl([layer]));
+        // the emitter's default joins the class
+        let moded = mode_node(&mut eg, d.mode, layer);
+        let packed = pack_node(&mut eg, d.pe, moded);
+        let tiled = tile_node(&mut eg, d.tile, packed);
+        eg.union(imp, tiled);
+        impls.push(imp);
+    }
+    eg.add(HwLang::Net(impls.clone().into_boxed_slice()));
+    eg.rebuild();
+    // the runner's own analysis is replaced by the e-graph's
+    let spare = Ctx {
+        layers: Vec::new(),
+        hw: hw.clone(),
+        packings_per_mode: 0,
+        min_steps: 0,
+    };
+    let runner: Runner<HwLang, Ctx, ()> = Runner::new(spare)
+        .with_egraph(eg)
+        .with_scheduler(SimpleScheduler)
+        .with_node_limit(limits.nodes)
+        .with_iter_limit(limits.iterations)
+        .with_time_limit(limits.time)
+        .run(&rules::all());
+    let stop = match &runner.stop_reason {
+        Some(egg::StopReason::Saturated) => "saturated".to_string(),
+        Some(r) => format!("{r:?}"),
+        None => "unknown".to_string(),
+    };
+    let iterations = runner.iterations.len();
+    let eg = runner.egraph;
+    let ex = extract::extract(&eg, &impls, hw, target).map_err(graph_err)?;
+    let ctx = &eg.analysis;
+    let mut chosen_hw = hw.clone();
+    if hw.pe == PeKind::Dsp48e2 {
+        chosen_hw.packings = ex.packings.clone();
+    }
+    let mut bindings = vec![None; base.layers.len()];
+    let mut out = Vec::new();
+    for (i, (l, b)) in ctx.layers.iter().zip(&ex.layers).enumerate() {
+        bindings[l.index] = Some(b.binding);
+        let default_cycles =
+            program::tiles::cycles(&ctx.hw, &l.job, l.default).map_err(graph_err)?;
+        out.push(LayerChoice {
+            index: l.index,
+            default: l.default,
+            default_cycles,
+            chosen: b.binding,
+            chosen_cycles: b.cycles,
+            term: term(i, &b.binding),
+        });
+    }
+    Ok(Mapped {
+        hw: chosen_hw,
+        bindings,
+        layers: out,
+        search: Search {
+            nodes: eg.total_number_of_nodes(),
+            classes: eg.number_of_classes(),
+            iterations,
+            stop,
+            candidates: ex.candidates,
+            timed: ex.timed,
+            exhaustive: ex.exhaustive,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+    })
+}
