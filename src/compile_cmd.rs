@@ -67,7 +67,9 @@ pub fn run(args: &CompileArgs) -> CmdResult {
         MappingKind::Egraph => {
             let m =
                 mapping::map(&graph, &preset, target, &mapping::Limits::default()).map_err(err)?;
-            let c = program::compile_with(&graph, &m.hw, &m.bindings).map_err(err)?;
+            // the hw level: every array op carries its binding, which model.qir keeps
+            mapping::annotate(&mut graph, &m.bindings).map_err(|e| vec![e])?;
+            let c = program::compile(&graph, &m.hw).map_err(err)?;
             let d = artifacts::Modeled::of(&default, &preset).map_err(|e| vec![e])?;
             (c, m.hw, Some(m.search), Some(d))
         }

@@ -78,23 +78,9 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
         )]
     })?;
     let graph = qir_file::load(&dir.join("model.qir"))?;
-    // each layer's binding (mode, packing, tile), as the mapper chose it
-    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
-    let bindings: Vec<Option<program::Binding>> = layers
-        .iter()
-        .map(|l| match &l["binding"] {
-            serde_json::Value::Null => Ok(None),
-            b => serde_json::from_value(b.clone()).map(Some),
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            vec![format!(
-                "{}: a layer's binding: {e}",
-                dir.join("manifest.json").display()
-            )]
-        })?;
     // the program must be what the model compiles to, so that layers map to its values
-    let c = program::compile_with(&graph, &hw, &bindings).map_err(|e| vec![e.to_string()])?;
+    // (at the hw level, each array op's binding is in model.qir)
+    let c = program::compile(&graph, &hw).map_err(|e| vec![e.to_string()])?;
     let bin = qweave_hw::isa::binary::encode(&c.program).map_err(|e| vec![e.to_string()])?;
     if bin != read(dir, "program.bin")? || c.dram.image != read(dir, "weights.bin")? {
         return Err(vec![format!(

@@ -56,6 +56,7 @@
 
 pub mod arena;
 pub mod attrs;
+pub mod binding;
 pub mod data;
 pub mod float;
 pub mod graph;

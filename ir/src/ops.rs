@@ -15,6 +15,7 @@
 use crate::attrs::{
     AttrError, AttrReader, AttrSet, AttrWriter, CoordMode, NearestMode, PadMode, Scalar, attr_set,
 };
+use crate::binding::Map;
 use crate::data::Data;
 use crate::rounding::RoundingMode;
 use crate::types::{ElemType, IntType};
@@ -46,6 +47,8 @@ attr_set! {
         pub group: u64 = 1,
         /// The accumulator (and result) type.
         pub acc: IntType,
+        /// The hw level's binding to the accelerator (`crate::binding`).
+        pub map: Map = Map::None,
     }
 }
 
@@ -64,10 +67,12 @@ attr_set! {
 }
 
 attr_set! {
-    /// The declared accumulator type of an integer op.
+    /// The declared accumulator type of an integer matrix product, and its binding.
     pub struct AccAttrs {
         /// Accumulator (and result) type.
         pub acc: IntType,
+        /// The hw level's binding to the accelerator (`crate::binding`).
+        pub map: Map = Map::None,
     }
 }
 

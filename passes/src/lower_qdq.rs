@@ -36,6 +36,7 @@
 use crate::biased_sums::{accumulate, bias};
 use crate::lowering::{ACC, Builder, scales, tensor_params};
 use crate::{Pass, PassError, describe_op};
+use qweave_ir::binding::Map;
 use qweave_ir::ops::{AccAttrs, ClampAttrs, ConvAttrs, OutAttrs, QConvAttrs};
 use qweave_ir::text::Names;
 use qweave_ir::{Data, ElemType, Graph, OpKind, RoundingMode, Tensor, TensorType, Value};
@@ -423,6 +424,7 @@ fn conv(
         dilations: a.dilations.clone(),
         group: a.group,
         acc: ACC,
+        map: Map::None,
     };
     accumulate(
         b,
@@ -477,6 +479,9 @@ fn matmul(
         Some(_) => return Ok(None),
         None => None,
     };
-    let kind = OpKind::QMatMul(AccAttrs { acc: ACC });
+    let kind = OpKind::QMatMul(AccAttrs {
+        acc: ACC,
+        map: Map::None,
+    });
     accumulate(b, kind, (x, w, 1), bias.as_ref(), &acc_scales, out).map(Some)
 }

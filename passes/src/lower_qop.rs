@@ -25,6 +25,7 @@
 
 use crate::lowering::{ACC, Builder, scales, tensor_params};
 use crate::{Pass, PassError, describe_op};
+use qweave_ir::binding::Map;
 use qweave_ir::ops::{AccAttrs, AvgPoolAttrs, OutAttrs, QConvAttrs};
 use qweave_ir::text::Names;
 use qweave_ir::{Graph, Op, OpKind, TensorType, Value};
@@ -89,6 +90,7 @@ impl Builder<'_> {
                     dilations: a.dilations.clone(),
                     group: a.group,
                     acc,
+                    map: Map::None,
                 };
                 let sums = self.emit(OpKind::QConv(conv), x.clone())?;
                 let points = Self::fixed(&s)?;
@@ -103,7 +105,13 @@ impl Builder<'_> {
                 let (sy, _) = tensor_params(&yt, "the result")?;
                 let n = bt.shape[1] as usize;
                 let s: Vec<f32> = scales(&bt, n)?.iter().map(|&sb| sa * sb / sy).collect();
-                let sums = self.emit(OpKind::QMatMul(AccAttrs { acc }), x.clone())?;
+                let sums = self.emit(
+                    OpKind::QMatMul(AccAttrs {
+                        acc,
+                        map: Map::None,
+                    }),
+                    x.clone(),
+                )?;
                 let points = Self::fixed(&s)?;
                 self.requantize(sums, &points, 1, yt.elem).map(Some)
             }
@@ -181,7 +189,13 @@ impl Builder<'_> {
             .collect();
         let mut operands = vec![x[0], b];
         operands.extend(x.get(2).copied());
-        let sums = self.emit(OpKind::QMatMul(AccAttrs { acc: ACC }), operands)?;
+        let sums = self.emit(
+            OpKind::QMatMul(AccAttrs {
+                acc: ACC,
+                map: Map::None,
+            }),
+            operands,
+        )?;
         let points = Self::fixed(&s)?;
         self.requantize(sums, &points, 1, yt.elem).map(Some)
     }

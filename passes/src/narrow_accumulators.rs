@@ -62,7 +62,7 @@ fn width(r: Range) -> IntType {
 fn narrowed(g: &Graph, op: Op, r: Range) -> Option<IntType> {
     let current = match &g.ops[op].kind {
         OpKind::QConv(a) => a.acc,
-        OpKind::QMatMul(AccAttrs { acc }) => *acc,
+        OpKind::QMatMul(AccAttrs { acc, .. }) => *acc,
         OpKind::QSumPool(a) => a.acc,
         OpKind::QAdd(OutAttrs {
             out: ElemType::Int(t),

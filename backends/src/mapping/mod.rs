@@ -18,7 +18,7 @@ use egg::{EGraph, Id, Runner, SimpleScheduler};
 use lang::{Ctx, HwLang, Layer, mode_node, pack_node, tile_node};
 use qweave_hw::pe::{self, PeMode};
 use qweave_hw::{HwConfig, Packed, PeKind, Target};
-use qweave_ir::Graph;
+use qweave_ir::{Graph, OpKind};
 use std::time::{Duration, Instant};
 
 /// Bounds on the search, each with its reason in `rules/README.md`.
@@ -115,7 +115,7 @@ fn open_hw(hw: &HwConfig, layers: &[Layer], limits: &Limits) -> HwConfig {
     open
 }
 
-/// The term of a binding for layer `i`.
+/// The term of a binding for the program's layer `i`.
 fn term(i: usize, b: &Binding) -> String {
     let PeMode {
         pack,
@@ -136,6 +136,22 @@ fn term(i: usize, b: &Binding) -> String {
         b.mode.w,
         b.mode.a
     )
+}
+
+/// Writes each layer's binding into `g` as the `map` attribute of its `q.conv` or `q.matmul`:
+/// the hw level, which `program::compile` follows.
+pub fn annotate(g: &mut Graph, bindings: &[Option<Binding>]) -> Result<(), String> {
+    let plan = program::plan::plan(g).map_err(|u| u.message)?;
+    for (layer, b) in plan.layers.iter().zip(bindings) {
+        if let (program::plan::Anchor::Conv(op), Some(b)) = (&layer.anchor, b) {
+            match &mut g.ops[*op].kind {
+                OpKind::QConv(a) => a.map = b.to_map(),
+                OpKind::QMatMul(a) => a.map = b.to_map(),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Maps `g` onto the accelerator `hw` of `target`: bindings for every layer on the array and
@@ -216,7 +232,7 @@ pub fn map(
     }
     let mut bindings = vec![None; base.layers.len()];
     let mut out = Vec::new();
-    for (i, (l, b)) in ctx.layers.iter().zip(&ex.layers).enumerate() {
+    for (l, b) in ctx.layers.iter().zip(&ex.layers) {
         bindings[l.index] = Some(b.binding);
         let default_cycles =
             program::tiles::cycles(&ctx.hw, &l.job, l.default).map_err(graph_err)?;
@@ -226,7 +242,7 @@ pub fn map(
             default_cycles,
             chosen: b.binding,
             chosen_cycles: b.cycles,
-            term: term(i, &b.binding),
+            term: term(l.index, &b.binding),
         });
     }
     Ok(Mapped {

@@ -350,7 +350,7 @@ pub(crate) fn emit(
         scratch: affine(&|p, n| p.scratch(n)),
         par: affine(&|p, n| p.par_words(n)),
     };
-    let binding = match e.binding() {
+    let binding = match e.binding(op) {
         Some(b) => check_binding(hw, &shape, b)?,
         None => default_binding(hw, &shape).map_err(|what| {
             format!(

@@ -122,6 +122,56 @@ pub struct Binding {
     pub tile: tiling::Tile,
 }
 
+impl Binding {
+    /// The IR's form of the binding (`map = [...]` at the hw level).
+    pub fn to_map(&self) -> qweave_ir::binding::Map {
+        use qweave_hw::isa::{MulPort, Pack};
+        use qweave_ir::binding::{Bound, Map, PackKind};
+        let t = self.tile;
+        Map::Bound(Bound {
+            w: self.mode.w,
+            a: self.mode.a,
+            pack: match self.pe.pack {
+                Pack::Bricks => PackKind::Bricks,
+                Pack::Xnor => PackKind::Xnor,
+                Pack::Kernel => PackKind::Kernel,
+                Pack::Filter => PackKind::Filter,
+            },
+            kp: self.pe.kp,
+            np: self.pe.np,
+            lane: self.pe.lane,
+            wport_a: self.pe.wport == MulPort::A,
+            tile: [t.g, t.m, t.c, t.r],
+        })
+    }
+
+    /// The binding an op's `map` attribute states, if any.
+    pub fn of_map(m: &qweave_ir::binding::Map) -> Option<Binding> {
+        use qweave_hw::isa::{MulPort, Pack};
+        use qweave_ir::binding::{Map, PackKind};
+        let Map::Bound(b) = m else {
+            return None;
+        };
+        let [g, m, c, r] = b.tile;
+        Some(Binding {
+            mode: qweave_hw::Mode { w: b.w, a: b.a },
+            pe: qweave_hw::pe::PeMode {
+                pack: match b.pack {
+                    PackKind::Bricks => Pack::Bricks,
+                    PackKind::Xnor => Pack::Xnor,
+                    PackKind::Kernel => Pack::Kernel,
+                    PackKind::Filter => Pack::Filter,
+                },
+                kp: b.kp,
+                np: b.np,
+                lane: b.lane,
+                wport: if b.wport_a { MulPort::A } else { MulPort::B },
+            },
+            tile: tiling::Tile { g, m, c, r },
+        })
+    }
+}
+
 /// State while emitting.
 pub(crate) struct Emitter<'g> {
     pub g: &'g Graph,
@@ -138,9 +188,18 @@ pub(crate) struct Emitter<'g> {
 }
 
 impl Emitter<'_> {
-    /// The binding chosen for the current layer, if any.
-    pub fn binding(&self) -> Option<Binding> {
-        self.bindings.get(self.layer).copied().flatten()
+    /// The binding chosen for the current layer, anchored at `op`: the one given to
+    /// `compile_with`, else the op's own (`map` at the hw level), if any.
+    pub fn binding(&self, op: qweave_ir::Op) -> Option<Binding> {
+        self.bindings
+            .get(self.layer)
+            .copied()
+            .flatten()
+            .or_else(|| match &self.g.ops[op].kind {
+                qweave_ir::OpKind::QConv(a) => Binding::of_map(&a.map),
+                qweave_ir::OpKind::QMatMul(a) => Binding::of_map(&a.map),
+                _ => None,
+            })
     }
 
     /// Records the current layer's shape and the binding it ran with.
@@ -238,13 +297,14 @@ impl Emitter<'_> {
     }
 }
 
-/// Compiles `g`, a graph at the q level, for `hw` with the emitter's default bindings.
+/// Compiles `g`, a graph at the q level (or the hw level, whose ops' bindings it follows),
+/// for `hw`, with the emitter's default bindings for unbound layers.
 pub fn compile(g: &Graph, hw: &HwConfig) -> Result<Compiled, CompileError> {
     compile_with(g, hw, &[])
 }
 
 /// Compiles `g` for `hw`, running each layer on the array with its binding in `bindings`
-/// (by layer index; the default where absent).
+/// (by layer index), else its op's own, else the default.
 pub fn compile_with(
     g: &Graph,
     hw: &HwConfig,

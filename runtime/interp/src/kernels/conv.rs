@@ -248,6 +248,7 @@ mod tests {
             dilations: vec![1, 1],
             group: 1,
             acc,
+            map: Default::default(),
         }
     }
 

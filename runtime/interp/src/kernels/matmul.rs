@@ -227,13 +227,17 @@ mod tests {
         let b = int(&[2, 2], qa(i(8), 1, &[1.0, 1.0], &[0, -2]), &[1, -2, 2, 0]); // [[1, 0], [2, 2]]
         let bias = int(&[2], i(32), &[100, -1]);
         let o = eval(
-            &OpKind::QMatMul(AccAttrs { acc: IntType::I32 }),
+            &OpKind::QMatMul(AccAttrs {
+                acc: IntType::I32,
+                map: Default::default(),
+            }),
             &[&a, &b, &bias],
         );
         assert_eq!((ints(&o), o.overflows), (vec![108, 5], 0));
         let o = eval(
             &OpKind::QMatMul(AccAttrs {
                 acc: IntType::signed(4),
+                map: Default::default(),
             }),
             &[&a, &b, &bias],
         );
