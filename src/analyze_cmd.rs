@@ -163,7 +163,7 @@ pub fn run(args: &AnalyzeArgs) -> CmdResult {
 }
 
 /// Integer labels from a .npy, or the `labels` array (or only array) of a .npz.
-fn read_labels(path: &Path) -> Result<Vec<i64>, String> {
+pub(crate) fn read_labels(path: &Path) -> Result<Vec<i64>, String> {
     let tensors = files::read(path)?;
     let pick = match tensors.iter().find(|t| t.name.as_deref() == Some("labels")) {
         Some(t) => t,

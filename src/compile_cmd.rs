@@ -36,6 +36,33 @@ pub struct CompileArgs {
     /// `default` keeps the emitter's own choice, for comparison.
     #[arg(long, value_enum, default_value = "egraph")]
     pub mapping: MappingKind,
+
+    /// Search per-layer widths (8, 4, 2, 1 bits) for a float model: quantize each candidate
+    /// on `--data`, score it with the interpreter, map it, and compile the fastest within
+    /// `--max-accuracy-drop`; DIR also gets explore.json (every point, the Pareto front of
+    /// accuracy, cycles and DSP blocks) and explore.svg (its plot).
+    #[arg(long, requires = "data")]
+    pub explore: bool,
+
+    /// The data set the search calibrates and scores on (.npz, .npy or .pb; the leading
+    /// dimension holds the items).
+    #[arg(long = "data", value_name = "FILE", num_args = 1.., requires = "explore")]
+    pub data: Vec<PathBuf>,
+
+    /// Class labels of the data set (.npy, or .npz with a `labels` array); without them the
+    /// search scores agreement with the float model's classes.
+    #[arg(long, value_name = "FILE", requires = "explore")]
+    pub labels: Option<PathBuf>,
+
+    /// The largest top-1 accuracy drop from the float model the search may choose (0.01 is
+    /// one point).
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        default_value_t = 0.01,
+        requires = "explore"
+    )]
+    pub max_accuracy_drop: f64,
 }
 
 /// The `--mapping` choices.
@@ -59,6 +86,12 @@ pub fn run(args: &CompileArgs) -> CmdResult {
     let target = Target::parse(&args.target).map_err(|e| vec![e.to_string()])?;
     let preset = target.preset();
     let mut graph = model_file::load(&args.model)?;
+    let mut extra: Files = Vec::new();
+    if args.explore {
+        let (chosen, files) = explore(args, &graph, target, &preset)?;
+        graph = chosen;
+        extra = files;
+    }
     lower(&mut graph)?;
     let err = |e: program::CompileError| vec![format!("{}: {e}", args.model.display())];
     let default = program::compile(&graph, &preset).map_err(err)?;
@@ -95,7 +128,13 @@ pub fn run(args: &CompileArgs) -> CmdResult {
         dir.file_name().and_then(|n| n.to_str()).unwrap_or("out")
     ));
     let _ = std::fs::remove_dir_all(&staging);
-    let written = write_all(&staging, &c, &graph, &hw, &summary);
+    let written = write_all(&staging, &c, &graph, &hw, &summary).and_then(|s| {
+        for (name, bytes) in &extra {
+            std::fs::write(staging.join(name), bytes)
+                .map_err(|e| vec![format!("{}: {e}", staging.join(name).display())])?;
+        }
+        Ok(s)
+    });
     let finish = written.and_then(|summary| {
         if dir.exists() {
             std::fs::remove_dir_all(dir).map_err(|e| vec![format!("{}: {e}", dir.display())])?;
@@ -119,6 +158,86 @@ pub fn run(args: &CompileArgs) -> CmdResult {
         dir.display()
     );
     Ok(())
+}
+
+/// Extra files for the output directory, by name.
+type Files = Vec<(&'static str, Vec<u8>)>;
+
+/// The precision search: the chosen point's quantized graph (QDQ, onnx level) and the files
+/// `explore.json` and `explore.svg`.
+fn explore(
+    args: &CompileArgs,
+    float: &Graph,
+    target: Target,
+    hw: &HwConfig,
+) -> Result<(Graph, Files), Vec<String>> {
+    use qweave_analyze::explore::{Options, explore};
+    if !(0.0..=1.0).contains(&args.max_accuracy_drop) {
+        return Err(vec![format!(
+            "--max-accuracy-drop {} is outside 0 to 1",
+            args.max_accuracy_drop
+        )]);
+    }
+    let data = crate::data_set::load(float, &args.data)?;
+    let items: Vec<_> = (0..data.items).map(|i| data.item(i)).collect();
+    let labels = match &args.labels {
+        Some(p) => Some(crate::analyze_cmd::read_labels(p).map_err(|e| vec![e])?),
+        None => None,
+    };
+    let opts = Options {
+        target,
+        hw,
+        items: &items,
+        labels: labels.as_deref(),
+        max_drop: args.max_accuracy_drop,
+    };
+    let mut err = std::io::stderr();
+    let e = explore(float, &opts, |p| {
+        let _ = writeln!(
+            err,
+            "explore: {:>6.2}% {:>10} cycles {:>4} DSP  {}",
+            100.0 * p.accuracy,
+            p.cycles,
+            p.dsp,
+            p.rules
+        );
+    })
+    .map_err(|e| vec![format!("{}: {e}", args.model.display())])?;
+    let p = &e.points[e.chosen];
+    let _ = writeln!(
+        std::io::stderr(),
+        "explore: chose {} ({:.2}% against {:.2}% in float, {} cycles), {} of {} points on the Pareto front",
+        p.rules,
+        100.0 * p.accuracy,
+        100.0 * e.float_accuracy,
+        p.cycles,
+        e.points.iter().filter(|p| p.pareto).count(),
+        e.points.len()
+    );
+    let opts = qweave_passes::ptq::PtqOptions {
+        bits: qweave_passes::ptq::BitRules::parse(&p.rules).map_err(|e| vec![e])?,
+        calibration: qweave_passes::ptq::Calibration::MinMax,
+        per_channel: true,
+        bias_correction: true,
+    };
+    let q = qweave_passes::ptq::quantize(float, &items, &opts).map_err(|e| vec![e])?;
+    let json = serde_json::to_string_pretty(&e).map_err(|e| vec![e.to_string()])?;
+    let title = format!(
+        "{}: precision search on {}",
+        args.model
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("model"),
+        target.name()
+    );
+    let svg = qweave_analyze::pareto_svg::svg(&e, &title);
+    Ok((
+        q.graph,
+        vec![
+            ("explore.json", json.into_bytes()),
+            ("explore.svg", svg.into_bytes()),
+        ],
+    ))
 }
 
 fn is_empty_dir(dir: &Path) -> bool {

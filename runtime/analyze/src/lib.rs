@@ -4,7 +4,9 @@
 //! accumulator overflow rates, and how many stored integers differ between source and
 //! hardware, both end to end and layer by layer.
 
+pub mod explore;
 mod html;
+pub mod pareto_svg;
 mod report;
 mod strip;
 
@@ -516,7 +518,7 @@ fn count_differences(a: &Tensor, b: &Tensor) -> u64 {
 }
 
 /// The arg-max class of the first output when it is a `[1, classes]` score vector.
-fn class(outputs: &[Tensor]) -> Option<usize> {
+pub fn class(outputs: &[Tensor]) -> Option<usize> {
     let t = outputs.first()?;
     if t.ty.rank() != 2 || t.ty.shape[0] != 1 || t.ty.shape[1] < 2 {
         return None;

@@ -99,11 +99,20 @@ impl<'c> Machine<'c> {
         }
     }
 
-    /// A machine that keeps only the mode: for timing, which no value affects.
+    /// A machine that keeps only the mode: for timing, which no value affects (so it holds
+    /// no memories, which for a large array are tens of megabytes).
     pub(crate) fn timing_only(hw: &'c HwConfig) -> Machine<'c> {
         Machine {
+            hw,
+            dram: Vec::new(),
+            inp: Vec::new(),
+            wgt: Vec::new(),
+            acc: Vec::new(),
+            par: Vec::new(),
+            lut: Vec::new(),
+            compute: None,
+            loader: None,
             effects: false,
-            ..Machine::new(hw, Vec::new())
         }
     }
 
