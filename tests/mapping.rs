@@ -87,6 +87,18 @@ fn mapping_snapshots() {
                 .map(|p| format!("{} {}", p.mode, p.pe.describe()))
                 .collect();
         let _ = writeln!(out, "// built: [{}]", built.join(", "));
+        let tried: Vec<String> = x
+            .shapes
+            .iter()
+            .map(|(r, c, cy)| format!("{r}x{c} {}", cy.map_or("-".into(), |v| v.to_string())))
+            .collect();
+        let _ = writeln!(
+            out,
+            "// array: {}x{} of [{}]",
+            m.hw.rows,
+            m.hw.cols,
+            tried.join(", ")
+        );
         let _ = writeln!(out, "// modeled: {} cycles, default {base}", s.run.cycles);
         for l in &m.layers {
             let _ = writeln!(

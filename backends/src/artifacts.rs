@@ -198,6 +198,7 @@ pub fn manifest(
                 "nodes": s.nodes, "classes": s.classes, "iterations": s.iterations,
                 "stop": s.stop, "candidates": s.candidates, "timed": s.timed,
                 "exhaustive": s.exhaustive, "seconds": s.seconds,
+                "shapes": s.shapes.iter().map(|(r, c, cy)| json!({"rows": r, "cols": c, "cycles": cy})).collect::<Vec<_>>(),
             })),
         },
         "modeled": {
@@ -268,6 +269,21 @@ pub fn report(
             if x.exhaustive { "every" } else { "a greedy" },
             x.seconds,
         );
+        if x.shapes.len() > 1 {
+            let tried: Vec<String> = x
+                .shapes
+                .iter()
+                .map(|(r, c, cy)| match cy {
+                    Some(cy) => format!("{r}x{c} {cy}"),
+                    None => format!("{r}x{c} does not fit"),
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                "Array shapes tried within the target (rows x columns, the layers' cycles alone): {}.\n",
+                tried.join(", ")
+            );
+        }
     }
     if hw.pe == qweave_hw::PeKind::Dsp48e2 {
         let built: Vec<String> = hw

@@ -8,6 +8,9 @@
 //! integers; `extract` picks one per layer and the packings to build, with costs from the
 //! cycle model (each candidate's instructions timed) and the resource model. The emitter's
 //! own binding is seeded into each class, so the result is never slower than the default.
+//! The array's shape is the outermost global choice: the search runs again on each larger
+//! array that fits the target (rows and columns grown by a quarter, a half, or doubled), and
+//! the shape whose layers take the fewest cycles wins.
 
 mod extract;
 pub mod lang;
@@ -34,6 +37,8 @@ pub struct Limits {
     pub packings_per_mode: usize,
     /// A fitting tile is split further only while the layer runs in fewer steps.
     pub min_steps: u64,
+    /// Try larger arrays within the target's resources.
+    pub shapes: bool,
 }
 
 impl Default for Limits {
@@ -44,6 +49,7 @@ impl Default for Limits {
             time: Duration::from_secs(5),
             packings_per_mode: 4,
             min_steps: 8,
+            shapes: true,
         }
     }
 }
@@ -61,6 +67,9 @@ pub struct Search {
     pub timed: usize,
     /// Whether every set of packings was tried.
     pub exhaustive: bool,
+    /// The array shapes tried (rows, columns) and the sum of the layers' cycles on each
+    /// (`None` where the layers or packings do not fit).
+    pub shapes: Vec<(u32, u32, Option<u64>)>,
     pub seconds: f64,
 }
 
@@ -154,43 +163,38 @@ pub fn annotate(g: &mut Graph, bindings: &[Option<Binding>]) -> Result<(), Strin
     Ok(())
 }
 
-/// Maps `g` onto the accelerator `hw` of `target`: bindings for every layer on the array and
-/// the packings to build.
-pub fn map(
-    g: &Graph,
+/// One search on one accelerator: the e-graph grown and extracted.
+struct Found {
+    eg: EGraph<HwLang, Ctx>,
+    ex: extract::Extraction,
+    iterations: usize,
+    stop: String,
+}
+
+impl Found {
+    /// The sum of the layers' cycles alone.
+    fn cycles(&self) -> u64 {
+        self.ex.layers.iter().map(|b| b.cycles).sum()
+    }
+}
+
+/// Grows the e-graph of `layers` on `hw` and extracts within `target`.
+fn search(
+    layers: &[Layer],
     hw: &HwConfig,
     target: Target,
     limits: &Limits,
-) -> Result<Mapped, CompileError> {
-    let started = Instant::now();
-    let base = program::compile(g, hw)?;
-    let graph_err = |message: String| CompileError {
-        layer: g.name.clone(),
-        op: "graph",
-        message,
-    };
-    let layers: Vec<Layer> = base
-        .shapes
-        .iter()
-        .enumerate()
-        .filter_map(|(index, s)| {
-            s.clone().map(|(job, default)| Layer {
-                index,
-                job,
-                default,
-            })
-        })
-        .collect();
-    let open = open_hw(hw, &layers, limits);
-    let defaults: Vec<Binding> = layers.iter().map(|l| l.default).collect();
+) -> Result<Found, String> {
+    let open = open_hw(hw, layers, limits);
     let mut eg: EGraph<HwLang, Ctx> = EGraph::new(Ctx {
-        layers,
+        layers: layers.to_vec(),
         hw: open,
         packings_per_mode: limits.packings_per_mode,
         min_steps: limits.min_steps,
     });
     let mut impls: Vec<Id> = Vec::new();
-    for (i, d) in defaults.iter().enumerate() {
+    for (i, l) in layers.iter().enumerate() {
+        let d = l.default;
         let n = eg.add(HwLang::Num(i as u64));
         let layer = eg.add(HwLang::Layer([n]));
         let imp = eg.add(HwLang::Impl([layer]));
@@ -224,9 +228,92 @@ pub fn map(
     };
     let iterations = runner.iterations.len();
     let eg = runner.egraph;
-    let ex = extract::extract(&eg, &impls, hw, target).map_err(graph_err)?;
+    let ex = extract::extract(&eg, &impls, hw, target)?;
+    Ok(Found {
+        eg,
+        ex,
+        iterations,
+        stop,
+    })
+}
+
+/// The array shapes to try beside `hw`'s: rows and columns grown by a quarter, a half or
+/// doubled, that fit `target` with `hw`'s packings built (the extractor checks the packings
+/// it chooses). None for a target without limits: nothing would bound the array.
+fn shapes(hw: &HwConfig, target: Target) -> Vec<HwConfig> {
+    if target.limits().is_none() {
+        return Vec::new();
+    }
+    let grow = |v: u32| [v, v + v / 4, v + v / 2, 2 * v];
+    let mut out = Vec::new();
+    for rows in grow(hw.rows) {
+        for cols in grow(hw.cols) {
+            if (rows, cols) == (hw.rows, hw.cols) || rows > 256 || cols > 256 {
+                continue;
+            }
+            let c = HwConfig {
+                rows,
+                cols,
+                ..hw.clone()
+            };
+            if qweave_hw::estimate(&c, target).is_ok() {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Maps `g` onto the accelerator `hw` of `target`: bindings for every layer on the array, the
+/// packings to build and (within the target's resources, when `limits.shapes`) the array's
+/// rows and columns.
+pub fn map(
+    g: &Graph,
+    hw: &HwConfig,
+    target: Target,
+    limits: &Limits,
+) -> Result<Mapped, CompileError> {
+    let started = Instant::now();
+    let base = program::compile(g, hw)?;
+    let graph_err = |message: String| CompileError {
+        layer: g.name.clone(),
+        op: "graph",
+        message,
+    };
+    let layers: Vec<Layer> = base
+        .shapes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, s)| {
+            s.clone().map(|(job, default)| Layer {
+                index,
+                job,
+                default,
+            })
+        })
+        .collect();
+    let mut found = search(&layers, hw, target, limits).map_err(graph_err)?;
+    let mut tried = vec![(hw.rows, hw.cols, Some(found.cycles()))];
+    let mut array = hw.clone();
+    if limits.shapes {
+        for c in shapes(hw, target) {
+            // a shape the layers' tiles or the chosen packings cannot use is no candidate
+            let f = search(&layers, &c, target, limits).ok();
+            tried.push((c.rows, c.cols, f.as_ref().map(Found::cycles)));
+            if let Some(f) = f.filter(|f| f.cycles() < found.cycles()) {
+                found = f;
+                array = c;
+            }
+        }
+    }
+    let Found {
+        eg,
+        ex,
+        iterations,
+        stop,
+    } = found;
     let ctx = &eg.analysis;
-    let mut chosen_hw = hw.clone();
+    let mut chosen_hw = array.clone();
     if hw.pe == PeKind::Dsp48e2 {
         chosen_hw.packings = ex.packings.clone();
     }
@@ -234,8 +321,7 @@ pub fn map(
     let mut out = Vec::new();
     for (l, b) in ctx.layers.iter().zip(&ex.layers) {
         bindings[l.index] = Some(b.binding);
-        let default_cycles =
-            program::tiles::cycles(&ctx.hw, &l.job, l.default).map_err(graph_err)?;
+        let default_cycles = program::tiles::cycles(hw, &l.job, l.default).map_err(graph_err)?;
         out.push(LayerChoice {
             index: l.index,
             default: l.default,
@@ -257,6 +343,7 @@ pub fn map(
             candidates: ex.candidates,
             timed: ex.timed,
             exhaustive: ex.exhaustive,
+            shapes: tried,
             seconds: started.elapsed().as_secs_f64(),
         },
     })
