@@ -13,6 +13,11 @@
 //!   onnxruntime (one thread) running the source ONNX model on the same input, with the time it
 //!   takes to create its session (its own compilation).
 //!
+//! - the e-graph mapper on the ZU3EG (`xczu3eg`, 360 DSP48E2): the time to map and compile,
+//!   the modeled cycles against the default mapping's on the same target, the array and DSP
+//!   blocks it chose, and the check that the mapped program's every layer equals the
+//!   interpreter's.
+//!
 //! A model the compiler refuses is reported with the error. Run it with
 //! `scripts/bench-compile.sh` or `cargo bench --bench compile_and_simulate`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -276,7 +281,49 @@ fn bench() -> Result<(), String> {
                 simulated / run
             );
         }
+        mapped(case.name, &g, &x)?;
         println!();
     }
+    Ok(())
+}
+
+/// The e-graph mapping on the ZU3EG against the default mapping there.
+fn mapped(name: &str, g: &Graph, x: &[Tensor]) -> Result<(), String> {
+    use qweave_backends::mapping;
+    let target = qweave_hw::Target::Xczu3eg;
+    let hw = target.preset();
+    let default = match program::compile(g, &hw) {
+        Ok(c) => {
+            qweave_sim::time(&hw, &c.program)
+                .map_err(|e| e.to_string())?
+                .cycles
+        }
+        Err(e) => {
+            println!("  xczu3eg: not compiled: {e}");
+            return Ok(());
+        }
+    };
+    let t = Instant::now();
+    let m = mapping::map(g, &hw, target, &mapping::Limits::default())
+        .map_err(|e| format!("{name}: {e}"))?;
+    let c = program::compile_with(g, &m.hw, &m.bindings).map_err(|e| format!("{name}: {e}"))?;
+    let took = secs(t.elapsed());
+    let cycles = qweave_sim::time(&m.hw, &c.program)
+        .map_err(|e| e.to_string())?
+        .cycles;
+    let r = qweave_hw::estimate(&m.hw, target).map_err(|e| e.to_string())?;
+    let s = execute::simulate(&c, g, &m.hw, x).map_err(|e| format!("{name}: {e}"))?;
+    execute::check(&c, g, x, &s.run.dram).map_err(|e| format!("{name}: mapped: {e}"))?;
+    println!(
+        "  e-graph mapping on xczu3eg: mapped and compiled in {took:.2} s ({} e-nodes, {} timed tiles); {} cycles against {default} with the default mapping ({:.2}x); {}x{} array, {} of 360 DSP, {} LUTs; every layer equal to the interpreter's",
+        m.search.nodes,
+        m.search.timed,
+        cycles,
+        default as f64 / cycles as f64,
+        m.hw.rows,
+        m.hw.cols,
+        r.dsp,
+        r.lut
+    );
     Ok(())
 }

@@ -37,7 +37,8 @@ pub struct CompileArgs {
     #[arg(long, value_enum, default_value = "egraph")]
     pub mapping: MappingKind,
 
-    /// Search per-layer widths (8, 4, 2, 1 bits) for a float model: quantize each candidate
+    /// Search per-layer widths (8, 4, 2, 1 bits) for a float model (or a QDQ or QONNX one,
+    /// quantized again from its float reference): quantize each candidate
     /// on `--data`, score it with the interpreter, map it, and compile the fastest within
     /// `--max-accuracy-drop`; DIR also gets explore.json (every point, the Pareto front of
     /// accuracy, cycles and DSP blocks) and explore.svg (its plot).
@@ -178,6 +179,28 @@ fn explore(
             args.max_accuracy_drop
         )]);
     }
+    // a quantized model in QDQ or QONNX form is re-quantizable: its float reference is the
+    // model with its activation quantizers removed (the weights dequantized); the QOperator
+    // form has no float counterpart
+    let stripped;
+    let float = match qweave_analyze::strip(float) {
+        Some(s) if s.removed > 0 => {
+            // its weights and biases dequantized to float constants
+            let mut g = s.graph;
+            qweave_passes::fold_constants::dequantize_constants(&mut g)
+                .map_err(|e| vec![format!("{}: {e}", args.model.display())])?;
+            stripped = g;
+            &stripped
+        }
+        Some(_) => float,
+        None => {
+            return Err(vec![format!(
+                "{}: its integer ops (the QOperator form) have no float counterpart to \
+                 quantize again; --explore takes a float model, or a QDQ or QONNX one",
+                args.model.display()
+            )]);
+        }
+    };
     let data = crate::data_set::load(float, &args.data)?;
     let items: Vec<_> = (0..data.items).map(|i| data.item(i)).collect();
     let labels = match &args.labels {

@@ -110,7 +110,8 @@ fn explore_on_the_command_line_writes_the_front_and_its_plot() {
     };
     files::write(&npy, &[named]).unwrap();
     let out = dir.join("out");
-    let model = common::root().join("tests/models/digits_float.onnx");
+    // a QDQ model is searched from its float reference
+    let model = common::root().join("tests/models/digits_qdq.onnx");
     let r = common::qweave(&[
         "compile",
         model.to_str().unwrap(),
@@ -148,8 +149,8 @@ fn explore_on_the_command_line_writes_the_front_and_its_plot() {
         !narrow || report.contains("| w4a4 |") || report.contains("| w2a2 |"),
         "{report}"
     );
-    // a quantized model cannot be searched
-    let q = common::root().join("tests/models/digits_w4a4.onnx");
+    // a QOperator model has no float reference to search from
+    let q = common::root().join("tests/models/digits_qop.onnx");
     let r = common::qweave(&[
         "compile",
         q.to_str().unwrap(),
@@ -160,6 +161,7 @@ fn explore_on_the_command_line_writes_the_front_and_its_plot() {
         dir.join("q").to_str().unwrap(),
     ]);
     assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("no float counterpart"), "{}", r.stderr);
     assert!(!dir.join("q").exists());
     // --explore needs --data
     let r = common::qweave(&["compile", model.to_str().unwrap(), "--explore", "-o", "x"]);

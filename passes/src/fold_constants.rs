@@ -22,10 +22,21 @@ use std::collections::HashMap;
 pub const GROWTH_LIMIT: usize = 1 << 16;
 
 /// The constant-folding pass.
-pub struct FoldConstants;
+pub struct FoldConstants {
+    /// Fold quantizers of constants too (their float values), as re-quantizing a model from
+    /// its float reference needs; the `fold-constants` pass keeps them.
+    pub quantizers: bool,
+}
+
+/// Folds every constant, the quantizers of quantized weights and biases included: a
+/// quantized model's float reference with plain `f32` weights.
+pub fn dequantize_constants(g: &mut Graph) -> Result<bool, PassError> {
+    FoldConstants { quantizers: true }.run(g)
+}
 
 impl Pass for FoldConstants {
     fn run(&self, g: &mut Graph) -> Result<bool, PassError> {
+        let quantizers = self.quantizers;
         let names = Names::new(g);
         let old_order = std::mem::take(&mut g.order);
         let mut order = Vec::with_capacity(old_order.len());
@@ -36,7 +47,7 @@ impl Pass for FoldConstants {
                     *operand = new;
                 }
             }
-            match fold(g, op) {
+            match fold(g, op, quantizers) {
                 Ok(Some(outputs)) => {
                     let data = &g.ops[op];
                     let (source, results) = (data.source.clone(), data.results.clone());
@@ -74,12 +85,17 @@ impl Pass for FoldConstants {
 }
 
 /// The results of `op` when it can and should be folded.
-fn fold(g: &Graph, op: Op) -> Result<Option<Vec<Tensor>>, qweave_interp::EvalError> {
+fn fold(
+    g: &Graph,
+    op: Op,
+    quantizers: bool,
+) -> Result<Option<Vec<Tensor>>, qweave_interp::EvalError> {
     let data = &g.ops[op];
-    let quantizer = matches!(
-        data.kind,
-        OpKind::DequantizeLinear | OpKind::Quant(_) | OpKind::BipolarQuant
-    );
+    let quantizer = !quantizers
+        && matches!(
+            data.kind,
+            OpKind::DequantizeLinear | OpKind::Quant(_) | OpKind::BipolarQuant
+        );
     if quantizer || matches!(data.kind, OpKind::Const(_)) || data.operands.is_empty() {
         return Ok(None);
     }

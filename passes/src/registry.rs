@@ -23,7 +23,7 @@ pub const PASSES: &[PassInfo] = &[
     PassInfo {
         name: "fold-constants",
         description: "replace ops on constant operands by constants, computed by the interpreter",
-        make: || Box::new(crate::fold_constants::FoldConstants),
+        make: || Box::new(crate::fold_constants::FoldConstants { quantizers: false }),
     },
     PassInfo {
         name: "fold-bn",

@@ -152,40 +152,43 @@ pub fn explore(
     let float_accuracy = agreement(&float_classes, &want);
     let names = layers(float, items)?;
     let mut points: Vec<Point> = Vec::new();
-    let mut eval = |bits: &[u8], points: &mut Vec<Point>| -> Result<Option<usize>, String> {
-        let rules = rules_of(&names, bits);
-        if let Some(i) = points.iter().position(|p| p.rules == rules) {
-            return Ok(Some(i));
-        }
-        let g = quantized(float, &rules, items)?;
-        let accuracy = agreement(&classes(&g, items)?, &want);
-        // a width the target cannot map is not a point
-        let Ok(m) = mapping::map(&g, opts.hw, opts.target, &mapping::Limits::default()) else {
-            return Ok(None);
+    // a point, or (`Ok(Err)`) why the target cannot map these widths
+    let mut eval =
+        |bits: &[u8], points: &mut Vec<Point>| -> Result<Result<usize, String>, String> {
+            let rules = rules_of(&names, bits);
+            if let Some(i) = points.iter().position(|p| p.rules == rules) {
+                return Ok(Ok(i));
+            }
+            let g = quantized(float, &rules, items)?;
+            let accuracy = agreement(&classes(&g, items)?, &want);
+            let m = match mapping::map(&g, opts.hw, opts.target, &mapping::Limits::default()) {
+                Ok(m) => m,
+                Err(e) => return Ok(Err(e.to_string())),
+            };
+            let c = match program::compile_with(&g, &m.hw, &m.bindings) {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e.to_string())),
+            };
+            let cycles = qweave_sim::time(&m.hw, &c.program)
+                .map_err(|e| e.to_string())?
+                .cycles;
+            let r = qweave_hw::estimate(&m.hw, opts.target).map_err(|e| e.to_string())?;
+            let p = Point {
+                rules,
+                bits: names.iter().cloned().zip(bits.iter().copied()).collect(),
+                accuracy,
+                cycles,
+                dsp: r.dsp,
+                lut: r.lut,
+                pareto: false,
+            };
+            progress(&p);
+            points.push(p);
+            Ok(Ok(points.len() - 1))
         };
-        let Ok(c) = program::compile_with(&g, &m.hw, &m.bindings) else {
-            return Ok(None);
-        };
-        let cycles = qweave_sim::time(&m.hw, &c.program)
-            .map_err(|e| e.to_string())?
-            .cycles;
-        let r = qweave_hw::estimate(&m.hw, opts.target).map_err(|e| e.to_string())?;
-        let p = Point {
-            rules,
-            bits: names.iter().cloned().zip(bits.iter().copied()).collect(),
-            accuracy,
-            cycles,
-            dsp: r.dsp,
-            lut: r.lut,
-            pareto: false,
-        };
-        progress(&p);
-        points.push(p);
-        Ok(Some(points.len() - 1))
-    };
     let mut bits = vec![8u8; names.len()];
-    let mut current =
-        eval(&bits, &mut points)?.ok_or("the model at 8 bits does not map onto the target")?;
+    let mut current = eval(&bits, &mut points)?
+        .map_err(|e| format!("at 8 bits everywhere the model does not map onto the target: {e}"))?;
     let floor = float_accuracy - opts.max_drop;
     // below the floor, narrower steps only lose more: the descent stops at its first point there
     while points[current].accuracy >= floor - 1e-12 {
@@ -200,7 +203,8 @@ pub fn explore(
             };
             let mut trial = bits.clone();
             trial[l] = next;
-            let Some(i) = eval(&trial, &mut points)? else {
+            // widths the target cannot map are not points
+            let Ok(i) = eval(&trial, &mut points)? else {
                 continue;
             };
             let saved = cur_cycles as f64 - points[i].cycles as f64;
