@@ -6,8 +6,7 @@ mod common;
 
 use qweave_backends::{execute, program};
 use qweave_frontend::files;
-use qweave_frontend::host::HostData;
-use qweave_ir::{Data, ElemType, Graph, Tensor, TensorType};
+use qweave_ir::{Graph, Tensor};
 
 fn lowered(model: &str) -> Graph {
     let mut g = qweave_frontend::import_file(&common::root().join("tests/models").join(model))
@@ -20,21 +19,7 @@ fn lowered(model: &str) -> Graph {
 }
 
 fn images(n: usize) -> Vec<Tensor> {
-    let file = files::read(&common::root().join("tests/models/digits_test.npz")).unwrap();
-    let x = file
-        .iter()
-        .find(|t| t.name.as_deref() == Some("x"))
-        .unwrap();
-    let HostData::F32(px) = &x.tensor.data else {
-        panic!("float images")
-    };
-    px.chunks_exact(64)
-        .take(n)
-        .map(|im| Tensor {
-            ty: TensorType::new(vec![1, 1, 8, 8], ElemType::F32),
-            data: Data::F32(im.into()),
-        })
-        .collect()
+    common::digits(n).0
 }
 
 #[test]

@@ -10,31 +10,10 @@ use qweave_frontend::host::HostData;
 use qweave_hw::Target;
 use qweave_ir::{Data, ElemType, Tensor, TensorType};
 
-/// The first `n` digits test images and their labels.
+/// The first `n` digits test images, one input list each, and their labels.
 fn digits(n: usize) -> (Vec<Vec<Tensor>>, Vec<i64>) {
-    let file = files::read(&common::root().join("tests/models/digits_test.npz")).unwrap();
-    let get = |name: &str| {
-        file.iter()
-            .find(|t| t.name.as_deref() == Some(name))
-            .unwrap()
-    };
-    let HostData::F32(px) = &get("x").tensor.data else {
-        panic!("float images")
-    };
-    let HostData::Int(labels) = &get("labels").tensor.data else {
-        panic!("integer labels")
-    };
-    let items = px
-        .chunks_exact(64)
-        .take(n)
-        .map(|im| {
-            vec![Tensor {
-                ty: TensorType::new(vec![1, 1, 8, 8], ElemType::F32),
-                data: Data::F32(im.into()),
-            }]
-        })
-        .collect();
-    (items, labels[..n].to_vec())
+    let (images, labels) = common::digits(n);
+    (images.into_iter().map(|x| vec![x]).collect(), labels)
 }
 
 #[test]

@@ -74,3 +74,32 @@ pub fn qweave(args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// The first `n` digits test images (`tests/models/digits_test.npz`), one `[1, 1, 8, 8]`
+/// tensor each, and their labels.
+pub fn digits(n: usize) -> (Vec<qweave_ir::Tensor>, Vec<i64>) {
+    use qweave_frontend::files;
+    use qweave_frontend::host::HostData;
+    use qweave_ir::{Data, ElemType, Tensor, TensorType};
+    let file = files::read(&root().join("tests/models/digits_test.npz")).unwrap();
+    let get = |name: &str| {
+        file.iter()
+            .find(|t| t.name.as_deref() == Some(name))
+            .unwrap()
+    };
+    let HostData::F32(px) = &get("x").tensor.data else {
+        panic!("float images")
+    };
+    let HostData::Int(labels) = &get("labels").tensor.data else {
+        panic!("integer labels")
+    };
+    let images = px
+        .chunks_exact(64)
+        .take(n)
+        .map(|im| Tensor {
+            ty: TensorType::new(vec![1, 1, 8, 8], ElemType::F32),
+            data: Data::F32(im.into()),
+        })
+        .collect();
+    (images, labels[..n].to_vec())
+}

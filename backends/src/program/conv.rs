@@ -411,17 +411,13 @@ fn check_binding(
     shape: &ConvShape,
     b: Binding,
 ) -> Result<Binding, String> {
-    let rate = shape
-        .modes
-        .iter()
-        .find(|m| m.mode == b.mode)
-        .ok_or_else(|| {
-            format!(
-                "the mapping chose mode {}, which does not hold the layer",
-                b.mode
-            )
-        })?;
-    if !shape.packings(hw, *rate).contains(&b.pe) {
+    let rate = shape.rate(b.mode).ok_or_else(|| {
+        format!(
+            "the mapping chose mode {}, which does not hold the layer",
+            b.mode
+        )
+    })?;
+    if !shape.packings(hw, rate).contains(&b.pe) {
         return Err(format!(
             "the mapping chose packing {} in mode {}, which the layer cannot use",
             b.pe.describe(),

@@ -33,6 +33,20 @@ pub struct ConvJob {
     pub acc_bits: u8,
 }
 
+impl ConvJob {
+    /// The `config` the layer runs under `b`.
+    pub fn config(&self, b: Binding) -> Config {
+        b.pe.apply(Config {
+            w: b.mode.w,
+            a: b.mode.a,
+            wfmt: self.shape.wfmt,
+            afmt: self.shape.afmt,
+            acc_bits: self.acc_bits,
+            ..Config::zeroed()
+        })
+    }
+}
+
 /// Writes the layer's `config` and tiles under binding `binding` (already checked against
 /// the shape); returns the tiles, the mode and the products per PE.
 pub fn emit(
@@ -42,20 +56,9 @@ pub fn emit(
     binding: Binding,
 ) -> Result<(u64, ModeRate, u32), String> {
     let shape = &job.shape;
-    let Binding { mode, pe, tile: t } = binding;
-    let rate = *shape
-        .modes
-        .iter()
-        .find(|m| m.mode == mode)
-        .expect("a checked binding's mode");
-    let config = pe.apply(Config {
-        w: mode.w,
-        a: mode.a,
-        wfmt: shape.wfmt,
-        afmt: shape.afmt,
-        acc_bits: job.acc_bits,
-        ..Config::zeroed()
-    });
+    let Binding { mode, tile: t, .. } = binding;
+    let rate = shape.rate(mode).expect("a checked binding's mode");
+    let config = job.config(binding);
     let products = pe::rate(hw, &config)?.products;
     s.config(config);
     // capacities of one half (slot) of each buffer, in entries of the mode
@@ -254,16 +257,8 @@ pub fn cycles(hw: &HwConfig, job: &ConvJob, binding: Binding) -> Result<u64, Str
 /// the compute queue runs one after another. Cheap: no instruction is built.
 pub fn gemm_cycles(hw: &HwConfig, job: &ConvJob, binding: Binding) -> Result<u64, String> {
     let shape = &job.shape;
-    let Binding { mode, pe, tile: t } = binding;
-    let config = pe.apply(Config {
-        w: mode.w,
-        a: mode.a,
-        wfmt: shape.wfmt,
-        afmt: shape.afmt,
-        acc_bits: job.acc_bits,
-        ..Config::zeroed()
-    });
-    let rate = pe::rate(hw, &config)?;
+    let t = binding.tile;
+    let rate = pe::rate(hw, &job.config(binding))?;
     let win = shape.win;
     let mut total = 0;
     let split = |n: u64, step: u64| {

@@ -108,6 +108,11 @@ impl ConvShape {
         self.win.k[0] * self.win.k[1]
     }
 
+    /// The rate of `mode` if it is one that holds the layer.
+    pub fn rate(&self, mode: Mode) -> Option<ModeRate> {
+        self.modes.iter().find(|m| m.mode == mode).copied()
+    }
+
     /// The half-buffer capacities of `hw` in `mode`.
     pub fn capacity(hw: &HwConfig, mode: Mode) -> Capacity {
         Capacity {

@@ -31,7 +31,7 @@ impl Applier<HwLang, Ctx> for AnyLegalPacking {
         };
         let ctx = &eg.analysis;
         let shape = &ctx.layers[l].job.shape;
-        let Some(rate) = shape.modes.iter().find(|m| m.mode == mode).copied() else {
+        let Some(rate) = shape.rate(mode) else {
             return vec![];
         };
         let mut pes = pe::candidates(&ctx.hw, rate, shape.wfmt, shape.afmt, shape.taps);
