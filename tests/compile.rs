@@ -222,6 +222,33 @@ fn compile_then_simulate_from_the_command_line_matches_the_interpreter() {
     let r = common::qweave(&["simulate", out_s, "-i", x, "-o", y.to_str().unwrap()]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("compile the model again"), "{}", r.stderr);
+    // model.qir is the hw level: the array ops carry their bindings
+    let qir = std::fs::read_to_string(out.join("model.qir")).unwrap();
+    assert!(qir.contains("map = [w2a2, bricks,"), "{qir}");
+    // the default mapping: a q-level model.qir, simulated as exactly
+    let out2 = tmp.join("default");
+    let out2_s = out2.to_str().unwrap();
+    let r = common::qweave(&["compile", model, "--mapping", "default", "-o", out2_s]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !std::fs::read_to_string(out2.join("model.qir"))
+            .unwrap()
+            .contains("map =")
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out2.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["mapping"]["kind"], "default");
+    let r = common::qweave(&[
+        "simulate",
+        out2_s,
+        "-i",
+        x,
+        "-o",
+        y.to_str().unwrap(),
+        "--check",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(read(&y), read(&yr));
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
