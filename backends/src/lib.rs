@@ -6,3 +6,4 @@ pub mod artifacts;
 pub mod execute;
 pub mod mapping;
 pub mod program;
+pub mod rtl;

@@ -1,0 +1,4 @@
+//! The accelerator as hardware description: SystemVerilog primitives generated for a
+//! configuration, each tested in Verilator against the Rust model it implements.
+
+pub mod packed_mac;
