@@ -1,7 +1,7 @@
 //! Precision modes: a layer computes the same integers in every mode whose widths hold its
 //! operands.
 
-use super::var;
+use super::{join, var};
 use crate::mapping::lang::{Ctx, HwLang, Meaning, mode_node};
 use egg::{Applier, EGraph, Id, PatternAst, Rewrite, Subst, Symbol};
 
@@ -38,9 +38,7 @@ impl Applier<HwLang, Ctx> for AnyCoveringMode {
         for m in modes {
             let moded = mode_node(eg, m, x);
             let imp = eg.add(HwLang::Impl([moded]));
-            if eg.union(class, imp) {
-                changed.push(imp);
-            }
+            changed.extend(join(eg, class, imp));
         }
         changed
     }

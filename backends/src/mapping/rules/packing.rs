@@ -2,7 +2,7 @@
 //! built with for that mode, its operands' formats and its kernel (`qweave_hw::multiply`
 //! proves each exact for every operand value of the mode's widths).
 
-use super::var;
+use super::{join, var};
 use crate::mapping::lang::{Ctx, HwLang, Meaning, pack_node};
 use egg::{Applier, EGraph, Id, PatternAst, Rewrite, Subst, Symbol};
 use qweave_hw::pe;
@@ -40,9 +40,7 @@ impl Applier<HwLang, Ctx> for AnyLegalPacking {
         for p in pes {
             let packed = pack_node(eg, p, x);
             let imp = eg.add(HwLang::Impl([packed]));
-            if eg.union(class, imp) {
-                changed.push(imp);
-            }
+            changed.extend(join(eg, class, imp));
         }
         changed
     }

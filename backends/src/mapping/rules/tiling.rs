@@ -3,7 +3,7 @@
 //! accumulate (integer addition, even wrapping at the accumulator width, is associative and
 //! commutative).
 
-use super::var;
+use super::{join, var};
 use crate::mapping::lang::{Ctx, HwLang, Meaning, tile_node};
 use crate::program::tiling::Tile;
 use egg::{Applier, EGraph, Id, PatternAst, Rewrite, Subst, Symbol};
@@ -42,11 +42,7 @@ fn matched(eg: &EGraph<HwLang, Ctx>, subst: &Subst) -> Option<(Tile, usize, qwea
 
 fn add_tile(eg: &mut EGraph<HwLang, Ctx>, class: Id, t: Tile, p: Id) -> Vec<Id> {
     let id = tile_node(eg, t, p);
-    if eg.union(class, id) {
-        vec![id]
-    } else {
-        vec![]
-    }
+    join(eg, class, id).into_iter().collect()
 }
 
 /// `(impl (pack ...))` => `(tile G M C OH (pack ...))`: the whole layer as one tile.
