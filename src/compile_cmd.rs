@@ -99,8 +99,10 @@ pub fn run(args: &CompileArgs) -> CmdResult {
     let (c, hw, search, default) = match args.mapping {
         MappingKind::Default => (default, preset, None, None),
         MappingKind::Egraph => {
+            let limits = mapping::Limits::default();
             let m =
-                mapping::map(&graph, &preset, target, &mapping::Limits::default()).map_err(err)?;
+                mapping::map_compiled(&graph, &default, &preset, target, &limits, Instant::now())
+                    .map_err(err)?;
             // the hw level: every array op carries its binding, which model.qir keeps
             mapping::annotate(&mut graph, &m.bindings).map_err(|e| vec![e])?;
             let c = program::compile(&graph, &m.hw).map_err(err)?;

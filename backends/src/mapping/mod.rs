@@ -275,6 +275,19 @@ pub fn map(
 ) -> Result<Mapped, CompileError> {
     let started = Instant::now();
     let base = program::compile(g, hw)?;
+    map_compiled(g, &base, hw, target, limits, started)
+}
+
+/// `map` from `base`, the default compilation of `g` for `hw` (which gives the layers'
+/// shapes), when the caller has it already; `started` is when the mapping began.
+pub fn map_compiled(
+    g: &Graph,
+    base: &program::Compiled,
+    hw: &HwConfig,
+    target: Target,
+    limits: &Limits,
+    started: Instant,
+) -> Result<Mapped, CompileError> {
     let graph_err = |message: String| CompileError {
         layer: g.name.clone(),
         op: "graph",
