@@ -188,6 +188,7 @@ fn packed_macs_in_verilator_equal_the_packing_model() {
             "qw_pmac_test",
             &refs,
             TESTBENCH,
+            &[],
         )
         .unwrap_or_else(|e| panic!("{e}"));
     // random operands, accumulated up to each packing's depth (at most 16 products)

@@ -1,4 +1,6 @@
 //! The accelerator as hardware description: SystemVerilog primitives generated for a
 //! configuration, each tested in Verilator against the Rust model it implements.
 
+pub mod accel;
+pub mod engine;
 pub mod packed_mac;

@@ -87,16 +87,18 @@ impl Verilator {
     }
 
     /// Builds (or finds in `cache`) the model of `top` from `sources` and the C++ `testbench`
-    /// (which defines `main`).
+    /// (which defines `main`), with extra Verilator `flags` (`--trace`, `-CFLAGS -D...`).
     pub fn build(
         &self,
         cache: &Path,
         top: &str,
         sources: Sources<'_>,
         testbench: &str,
+        flags: &[String],
     ) -> Result<Model, String> {
         let mut h = blake3::Hasher::new();
-        for part in [self.version.as_str(), top, testbench] {
+        let flag_text = flags.join("\n");
+        for part in [self.version.as_str(), top, testbench, flag_text.as_str()] {
             h.update(part.as_bytes());
             h.update(&[0]);
         }
@@ -131,6 +133,7 @@ impl Verilator {
                     "--top-module",
                     top,
                 ])
+                .args(flags)
                 .arg("-Mdir")
                 .arg(building.join("obj"))
                 .args(["-o", "model"])
