@@ -30,6 +30,9 @@ pub struct RtlRun {
     pub dram: Vec<u8>,
     /// Cycles from start to `done`.
     pub cycles: u64,
+    /// Per instruction, the cycles its queue started it (raised go) and finished it; a
+    /// `config` has the compute queue's.
+    pub times: Vec<(u64, u64)>,
 }
 
 impl Engine {
@@ -108,8 +111,52 @@ impl Engine {
                 )
             })?;
         let dram = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        Ok(RtlRun { dram, cycles })
+        let times = times(program, &text)?;
+        Ok(RtlRun {
+            dram,
+            cycles,
+            times,
+        })
     }
+}
+
+/// Each instruction's (start, end) from the testbench's `q QUEUE START END` lines, which
+/// come in each queue's order.
+fn times(program: &[Instr], text: &str) -> Result<Vec<(u64, u64)>, String> {
+    use qweave_hw::isa::{Op, Queue};
+    let mut lists: [Vec<usize>; 3] = Default::default();
+    for (k, i) in program.iter().enumerate() {
+        if matches!(i.op, Op::Config(_)) {
+            lists[0].push(k);
+        }
+        let q = match i.op.queue() {
+            Queue::Load => 0,
+            Queue::Compute => 1,
+            Queue::Store => 2,
+        };
+        lists[q].push(k);
+    }
+    let mut next = [0usize; 3];
+    let mut out = vec![(0, 0); program.len()];
+    for line in text.lines().filter_map(|l| l.strip_prefix("q ")) {
+        let f: Vec<u64> = line.split(' ').filter_map(|v| v.parse().ok()).collect();
+        let [q, start, end] = f[..] else {
+            return Err(format!("the testbench printed `q {line}`"));
+        };
+        let q = q as usize;
+        let k = *lists
+            .get(q)
+            .and_then(|l| l.get(next[q]))
+            .ok_or_else(|| format!("queue {q} finished more instructions than it has"))?;
+        next[q] += 1;
+        if !(q == 0 && matches!(program[k].op, Op::Config(_))) {
+            out[k] = (start, end);
+        }
+    }
+    if next.iter().zip(&lists).any(|(n, l)| *n != l.len()) {
+        return Err("the RTL model finished without running every instruction".into());
+    }
+    Ok(out)
 }
 
 static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -8,7 +8,9 @@
 //   run
 // DRAM answers a read beat QW_LATENCY cycles after its request, in order, and acknowledges a
 // write QW_LATENCY cycles after it; the program port answers the next cycle. Prints
-// `cycles N` when the accelerator raises `done`.
+// `cycles N` when the accelerator raises `done`, and before it, for every instruction a queue
+// ran, `q QUEUE START END` (the cycles its queue raised go and saw done; queues 0 load,
+// 1 compute, 2 store).
 #include "Vmain.h"
 #include "verilated.h"
 #include <cstdint>
@@ -115,6 +117,9 @@ int main(int argc, char** argv) {
   std::deque<uint64_t> acks;                        // due cycles
   uint64_t cycle = 0;
   bool finished = false;
+  uint64_t started[3] = {0, 0, 0};
+  bool going[3] = {false, false, false};
+  std::string timing;
   while (cycle < max_cycles) {
     // the requests this cycle's state makes
     top->clk = 0;
@@ -122,6 +127,16 @@ int main(int argc, char** argv) {
     if (top->done) {
       finished = true;
       break;
+    }
+    for (int q = 0; q < 3; q++) {
+      bool go = (top->t_go >> q) & 1;
+      if (go && !going[q]) started[q] = cycle;
+      going[q] = go;
+      if ((top->t_done >> q) & 1) {
+        timing += "q " + std::to_string(q) + " " + std::to_string(started[q]) + " " +
+                  std::to_string(cycle) + "\n";
+        going[q] = false;
+      }
     }
     bool ireq = top->i_req;
     uint32_t iaddr = top->i_addr;
@@ -174,6 +189,6 @@ int main(int argc, char** argv) {
   }
   std::ofstream out(out_path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(dram.data()), dram.size());
-  std::cout << "cycles " << cycle << "\n";
+  std::cout << timing << "cycles " << cycle << "\n";
   return 0;
 }

@@ -39,7 +39,10 @@ module qw_core #(
     output logic [31:0]    m_waddr,
     output logic [BUS-1:0] m_wdata,
     output logic [BUS-1:0] m_wmask,
-    input  logic           m_wack
+    input  logic           m_wack,
+    // each queue's go and done, for the testbench's per-instruction timing
+    output logic [2:0]     t_go,
+    output logic [2:0]     t_done
 );
   localparam logic [7:0] CONFIG = 1, LOAD = 2, GEMM = 3, STORE = 10;
   localparam logic [2:0] INP = 0, WGT = 1, ACC = 2, PAR = 3;  // else LUT
@@ -136,6 +139,8 @@ module qw_core #(
   assign lq_done = lq_quick || (x_done && owner == 2'd1);
   assign cq_done = cq_quick || (x_done && owner == 2'd2) || g_done || p_done;
   assign sq_done = sq_quick || (x_done && owner == 2'd3);
+  assign t_go = {sq_go, cq_go, lq_go};
+  assign t_done = {sq_done, cq_done, lq_done};
 
   // memory writes
   always_ff @(posedge clk) begin

@@ -50,8 +50,8 @@ module qw_xfer #(
   logic [2:0]  buf_id;
   logic [1:0]  fmt;
   logic [5:0]  bits;
-  logic [15:0] pt, pb, pl, pr, z, y, x;
-  logic [31:0] sram, zs, ys, xs;
+  logic [15:0] pt, pb, pl, pr, fz, fy, fx;
+  logic [31:0] sram, fzs, fys, fxs;
   logic [63:0] offset, fill;
   logic [34:0] base;  // bit address of value 0
   always_comb begin
@@ -65,12 +65,12 @@ module qw_xfer #(
       pr     = {8'd0, I[87:80]};
       sram   = I[8*11 +: 32];
       base   = {I[8*15 +: 32], 3'd0} + 35'(I[8*53 +: 3]);
-      z      = I[8*19 +: 16];
-      y      = I[8*21 +: 16];
-      x      = I[8*23 +: 16];
-      zs     = I[8*25 +: 32];
-      ys     = I[8*29 +: 32];
-      xs     = I[8*33 +: 32];
+      fz      = I[8*19 +: 16];
+      fy      = I[8*21 +: 16];
+      fx      = I[8*23 +: 16];
+      fzs     = I[8*25 +: 32];
+      fys     = I[8*29 +: 32];
+      fxs     = I[8*33 +: 32];
       offset = I[8*37 +: 64];
       fill   = I[8*45 +: 64];
     end else begin
@@ -79,19 +79,48 @@ module qw_xfer #(
       base   = {I[8*8 +: 32], 3'd0} + 35'(I[8*32 +: 3]);
       fmt    = I[8*12 +: 2];
       bits   = I[8*13 +: 6];
-      z      = I[8*14 +: 16];
-      y      = I[8*16 +: 16];
-      x      = I[8*18 +: 16];
-      zs     = I[8*20 +: 32];
-      ys     = I[8*24 +: 32];
-      xs     = I[8*28 +: 32];
+      fz      = I[8*14 +: 16];
+      fy      = I[8*16 +: 16];
+      fx      = I[8*18 +: 16];
+      fzs     = I[8*20 +: 32];
+      fys     = I[8*24 +: 32];
+      fxs     = I[8*28 +: 32];
       pt = 0; pb = 0; pl = 0; pr = 0;
       offset = 0;
       fill   = 0;
     end
   end
+  // the walk: rows (and planes) merged into one where they are contiguous in DRAM and the
+  // block has no padding, as the cycle model merges bursts, so a transfer is not cut up
+  logic [31:0] x, xs, ys, zs;
+  logic [15:0] y, z;
+  always_comb begin
+    logic nopad;
+    logic [31:0] x1, xs1;
+    logic [15:0] y1;
+    nopad = (pt | pb | pl | pr) == 0;
+    x1 = 32'(fx);
+    xs1 = fxs;
+    y1 = fy;
+    ys = fys;
+    if (nopad && fy != 1 && ((fx == 1 && fys == 1) || (fxs == 1 && fys == 32'(fx)))) begin
+      x1 = 32'(fx) * 32'(fy);
+      xs1 = 1;
+      y1 = 1;
+    end
+    x = x1;
+    xs = xs1;
+    y = y1;
+    z = fz;
+    zs = fzs;
+    if (nopad && y1 == 1 && fz != 1 && ((x1 == 1 && fzs == 1) || (xs1 == 1 && fzs == x1))) begin
+      x = x1 * 32'(fz);
+      xs = 1;
+      z = 1;
+    end
+  end
   wire [15:0] Y = pt + y + pb;
-  wire [15:0] X = pl + x + pr;
+  wire [31:0] X = 32'(pl) + x + 32'(pr);
   wire empty = (z == 0) || (y == 0) || (x == 0);
 
   // bit address of value (plane p, value row r, value column c)
@@ -109,7 +138,7 @@ module qw_xfer #(
   logic        q_any;           // whether any was
   logic [1:0]  q_gap;           // setup cycles of a new run
   wire  [63:0] q_first_bit = bit_of(qp, qr, 0);
-  wire  [63:0] q_last_bit = bit_of(qp, qr, 32'(x) - 1) + 64'(bits) - 1;
+  wire  [63:0] q_last_bit = bit_of(qp, qr, x - 1) + 64'(bits) - 1;
   wire  [31:0] q_b0 = 32'(q_first_bit >> LOG_BUS);
   wire  [31:0] q_b1 = 32'(q_last_bit >> LOG_BUS);
 
@@ -131,7 +160,8 @@ module qw_xfer #(
   assign m_rreq = issue;
 
   // ---- load: the destination walker ----
-  logic [15:0] dp, dr, dq;   // plane, row (of Y), column (of X)
+  logic [15:0] dp, dr;       // plane, row (of Y)
+  logic [31:0] dq;           // column (of X)
   logic [31:0] dentry;       // entry index within the block
   logic        d_active;
   wire  [LOG_FIFO-1:0] fb_nx = fb_rd + 1'b1;
@@ -139,52 +169,86 @@ module qw_xfer #(
   wire  next_ok = fb_count > 1 && fb_full[fb_nx];
   wire  [31:0] head_beat = fb_beat[fb_rd];
   wire  [2*BUS-1:0] window = {fb_data[fb_nx], fb_data[fb_rd]};
-  wire  row_is_pad = dr < pt || dr >= pt + y;
   logic [V-1:0] lane_ok;
-  logic [31:0]  lane_b0;  // beat of lane 0's value
   logic         pop;
   logic [31:0]  advance;
+  logic [15:0]  n_dp, n_dr;  // where the walk stands after this cycle
+  logic [31:0]  n_dq;
+  logic         n_active;
   logic signed [63:0] lane_val [V];
   always_comb begin
     logic [63:0] ba, bb;
-    logic [31:0] c;
+    logic [15:0] lp, lr;
+    logic [31:0] lq, c;
     logic [63:0] raw;
     logic [LOG_BUS:0] sh;
-    logic prefix, pad0;
+    logic prefix, live, ready;
     prefix = 1;
-    pad0 = 0;
     pop = 0;
-    lane_b0 = 0;
     advance = 0;
-    for (int l = 0; l < V; l++) begin
-      lane_ok[l] = 0;
-      lane_val[l] = fill;
-      c = 32'(dq) + 32'(l) - 32'(pl);
-      ba = bit_of(dp, dr - pt, c);
-      bb = ba + 64'(bits) - 1;
-      if (32'(dq) + 32'(l) >= 32'(X)) prefix = 0;
-      else if (row_is_pad || 32'(dq) + 32'(l) < 32'(pl) || 32'(dq) + 32'(l) >= 32'(pl) + 32'(x)) begin
-        if (l == 0) pad0 = 1;
-      end else begin
-        if (l == 0) lane_b0 = 32'(ba >> LOG_BUS);
-        if (!(head_ok && head_beat == 32'(ba >> LOG_BUS)
-              && (32'(bb >> LOG_BUS) == head_beat || (next_ok && 32'(bb >> LOG_BUS) == head_beat + 1))))
-          prefix = 0;
-        sh = (LOG_BUS+1)'(ba - 64'({head_beat, {LOG_BUS{1'b0}}}));
-        raw = 64'(window >> sh);
-        raw = raw & ((64'd1 << bits) - 64'd1);
-        case (fmt)
-          2'd0: lane_val[l] = (signed'(raw << (7'd64 - 7'(bits)))) >>> (7'd64 - 7'(bits));
-          2'd1: lane_val[l] = signed'(raw);
-          default: lane_val[l] = raw[0] ? 64'sd1 : -64'sd1;
-        endcase
-        lane_val[l] = lane_val[l] - signed'(offset);
+    ready = 0;
+    raw = 0;
+    sh = 0;
+    // the lanes take consecutive entries of the block, across rows and planes
+    lp = dp;
+    lr = dr;
+    lq = dq;
+    live = d_active;
+    n_dp = dp;
+    n_dr = dr;
+    n_dq = dq;
+    n_active = d_active;
+    // lane V only looks at the entry after the last lane
+    for (int l = 0; l <= V; l++) begin
+      if (l < V) begin
+        lane_ok[l] = 0;
+        lane_val[l] = fill;
       end
-      lane_ok[l] = prefix;
-      if (prefix) advance = 32'(l) + 1;
+      c = lq - 32'(pl);
+      ba = bit_of(lp, lr - pt, c);
+      bb = ba + 64'(bits) - 1;
+      if (!live) prefix = 0;
+      else if (lr < pt || lr >= pt + y || lq < 32'(pl) || lq >= 32'(pl) + x) begin
+        // padding takes `fill`
+      end else begin
+        ready = head_ok && head_beat == 32'(ba >> LOG_BUS)
+                && (32'(bb >> LOG_BUS) == head_beat || (next_ok && 32'(bb >> LOG_BUS) == head_beat + 1));
+        // the first value this cycle does not take says whether the head is used up
+        if (prefix && (!ready || l == V) && head_ok && 32'(ba >> LOG_BUS) != head_beat) pop = 1;
+        if (!ready) prefix = 0;
+        if (l < V) begin
+          sh = (LOG_BUS+1)'(ba - 64'({head_beat, {LOG_BUS{1'b0}}}));
+          raw = 64'(window >> sh);
+          raw = raw & ((64'd1 << bits) - 64'd1);
+          case (fmt)
+            2'd0: lane_val[l] = (signed'(raw << (7'd64 - 7'(bits)))) >>> (7'd64 - 7'(bits));
+            2'd1: lane_val[l] = signed'(raw);
+            default: lane_val[l] = raw[0] ? 64'sd1 : -64'sd1;
+          endcase
+          lane_val[l] = lane_val[l] - signed'(offset);
+        end
+      end
+      if (l == V) prefix = 0;
+      if (l < V) lane_ok[l] = prefix;
+      if (prefix) begin
+        advance = 32'(l) + 1;
+        // step to the next entry
+        lq = lq + 1;
+        if (lq == X) begin
+          lq = 0;
+          lr = lr + 1;
+          if (lr == Y) begin
+            lr = 0;
+            lp = lp + 1;
+            if (lp == z) live = 0;
+          end
+        end
+        n_dp = lp;
+        n_dr = lr;
+        n_dq = lq;
+        n_active = live;
+      end
     end
-    // lane 0 waits on a beat the walk has passed: drop it
-    if (!lane_ok[0] && !pad0 && head_ok && head_beat != lane_b0) pop = 1;
     if (!(busy && is_load && d_active)) begin
       advance = 0;
       pop = 0;
@@ -192,7 +256,8 @@ module qw_xfer #(
   end
 
   // ---- store: the merge window ----
-  logic [15:0] sp, sr, sq;
+  logic [15:0] sp, sr;
+  logic [31:0] sq;
   logic [31:0] sentry;
   logic        s_active;
   logic        s_pending;
@@ -219,7 +284,7 @@ module qw_xfer #(
     s_nmask = 0;
     s_adv = 0;
     s_shift = 0;
-    s_b0 = 32'(bit_of(sp, sr, 32'(sq)) >> LOG_BUS);
+    s_b0 = 32'(bit_of(sp, sr, sq) >> LOG_BUS);
     wb = s_beat;
     d = s_data;
     m = s_mask;
@@ -231,9 +296,9 @@ module qw_xfer #(
     end
     if (!s_pending) wb = s_b0;
     for (int l = 0; l < V; l++) begin
-      ba = bit_of(sp, sr, 32'(sq) + 32'(l));
+      ba = bit_of(sp, sr, sq + 32'(l));
       bb = ba + 64'(bits) - 1;
-      if (32'(sq) + 32'(l) >= 32'(x)) prefix = 0;
+      if (sq + 32'(l) >= x) prefix = 0;
       if (32'(ba >> LOG_BUS) != wb || 32'(bb >> LOG_BUS) > wb + 1) prefix = 0;
       if (prefix) begin
         o = (LOG_BUS+1)'(ba - 64'({wb, {LOG_BUS{1'b0}}}));
@@ -378,14 +443,10 @@ module qw_xfer #(
       // destination walker
       if (advance != 0) begin
         dentry <= dentry + advance;
-        if (32'(dq) + advance == 32'(X)) begin
-          dq <= 0;
-          if (dr + 1 == Y) begin
-            dr <= 0;
-            dp <= dp + 1;
-            if (dp + 1 == z) d_active <= 0;
-          end else dr <= dr + 1;
-        end else dq <= dq + 16'(advance);
+        dp <= n_dp;
+        dr <= n_dr;
+        dq <= n_dq;
+        d_active <= n_active;
       end
       // store walker
       if (!is_load) begin
@@ -399,14 +460,14 @@ module qw_xfer #(
           end
           if (s_adv != 0) begin
             sentry <= sentry + s_adv;
-            if (32'(sq) + s_adv == 32'(x)) begin
+            if (sq + s_adv == x) begin
               sq <= 0;
               if (sr + 1 == y) begin
                 sr <= 0;
                 sp <= sp + 1;
                 if (sp + 1 == z) s_active <= 0;
               end else sr <= sr + 1;
-            end else sq <= sq + 16'(s_adv);
+            end else sq <= sq + s_adv;
           end
         end else if (s_pending) begin
           // drain: the low beat, then the high one
