@@ -1,4 +1,5 @@
-//! `qweave simulate`: runs a compiled program on the ISA simulator from host tensors.
+//! `qweave simulate`: runs a compiled program from host tensors on the ISA simulator or on
+//! the generated accelerator in Verilator (the RTL engine).
 
 use crate::{CmdResult, data_set, qir_file, run_cmd};
 use clap::Args;
@@ -24,6 +25,8 @@ running model.qir, and the first layer and element that differ are an error.";
 pub enum Engine {
     /// The ISA simulator: exact values, cycle-model timing.
     Isa,
+    /// The generated accelerator in Verilator: exact values, the hardware's cycles.
+    Rtl,
 }
 
 #[derive(Args)]
@@ -46,6 +49,24 @@ pub struct SimulateArgs {
     /// Compare every layer's result with the reference interpreter.
     #[arg(long)]
     pub check: bool,
+
+    /// With --engine rtl: write the waveform of the (last) item's run to FILE (VCD).
+    #[arg(long, value_name = "FILE")]
+    pub vcd: Option<PathBuf>,
+}
+
+/// Where built Verilator models are kept: `$QWEAVE_CACHE/rtl`, else the user's cache folder.
+fn rtl_cache() -> PathBuf {
+    if let Some(d) = std::env::var_os("QWEAVE_CACHE") {
+        return PathBuf::from(d).join("rtl");
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("qweave/rtl");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".cache/qweave/rtl"),
+        None => std::env::temp_dir().join("qweave-rtl"),
+    }
 }
 
 fn read(dir: &Path, name: &str) -> Result<Vec<u8>, Vec<String>> {
@@ -89,7 +110,26 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
             dir.display()
         )]);
     }
+    if args.vcd.is_some() && args.engine != Engine::Rtl {
+        return Err(vec![
+            "--vcd needs --engine rtl (the ISA simulator has no waveforms)".into(),
+        ]);
+    }
     let data = data_set::load(&graph, &args.inputs)?;
+    let rtl = match args.engine {
+        Engine::Isa => None,
+        Engine::Rtl => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "building the accelerator's Verilator model (once per hardware; cached in {})",
+                rtl_cache().display()
+            );
+            Some(
+                qweave_backends::rtl::engine::Engine::build(&hw, &rtl_cache(), args.vcd.is_some())
+                    .map_err(|e| vec![format!("{}: the RTL engine: {e}", dir.display())])?,
+            )
+        }
+    };
     let start = Instant::now();
     let mut stacked: Vec<Vec<Tensor>> = vec![Vec::new(); graph.outputs.len()];
     let mut last = None;
@@ -100,8 +140,19 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
             String::new()
         };
         let inputs = data.item(i);
-        let s = execute::simulate(&c, &graph, &hw, &inputs)
-            .map_err(|e| vec![format!("{}{at}: {e}", dir.display())])?;
+        let last_item = i + 1 == data.items;
+        let s = match &rtl {
+            None => execute::simulate(&c, &graph, &hw, &inputs),
+            Some(engine) => execute::simulate_rtl(
+                &c,
+                &graph,
+                &hw,
+                engine,
+                &inputs,
+                args.vcd.as_deref().filter(|_| last_item),
+            ),
+        }
+        .map_err(|e| vec![format!("{}{at}: {e}", dir.display())])?;
         if args.check {
             execute::check(&c, &graph, &inputs, &s.run.dram)
                 .map_err(|e| vec![format!("{}{at}: {e}", dir.display())])?;
@@ -112,6 +163,14 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
         last = Some(s.run);
     }
     let elapsed = start.elapsed();
+    let model_cycles = match rtl {
+        Some(_) => Some(
+            qweave_sim::time(&hw, &c.program)
+                .map_err(|e| vec![e.to_string()])?
+                .cycles,
+        ),
+        None => None,
+    };
     let mut named = Vec::with_capacity(stacked.len());
     for (k, parts) in stacked.into_iter().enumerate() {
         named.push(Named {
@@ -124,8 +183,15 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
-            "{} cycles per item, {} MACs ({:.2} MACs per cycle), latency {:.1} us at {} MHz",
+            "{} cycles per item{}, {} MACs ({:.2} MACs per cycle), latency {:.1} us at {} MHz",
             run.cycles,
+            match model_cycles {
+                Some(m) => format!(
+                    " in RTL (cycle model {m}, {:+.1} %)",
+                    (run.cycles as f64 / m.max(1) as f64 - 1.0) * 100.0
+                ),
+                None => String::new(),
+            },
             run.macs,
             run.macs as f64 / run.cycles.max(1) as f64,
             run.cycles as f64 / f64::from(hw.clock_mhz),

@@ -1,6 +1,7 @@
 //! Running a compiled program: DRAM prepared from host tensors (quantized as the manifest
-//! says), the ISA simulator, the outputs read back, and the check of every layer's result
-//! against the reference interpreter, naming the first layer and element that differ.
+//! says), the ISA simulator or the generated accelerator in Verilator, the outputs read back,
+//! and the check of every layer's result against the reference interpreter, naming the first
+//! layer and element that differ.
 
 use crate::program::Compiled;
 use crate::program::layout::Region;
@@ -105,6 +106,56 @@ pub fn simulate(
 ) -> Result<Simulated, String> {
     let dram = prepare(c, g, inputs)?;
     let run = qweave_sim::simulate(hw, &c.program, dram).map_err(|e| e.to_string())?;
+    let outputs = outputs(c, g, &run.dram)?;
+    Ok(Simulated { run, outputs })
+}
+
+/// Runs `c` on the generated accelerator (`engine`, built for `hw`) with `inputs`: DRAM,
+/// cycles and per-layer times as the hardware leaves them; MACs and DRAM bytes counted from
+/// the program. `vcd` writes the waveform (an engine built with tracing).
+pub fn simulate_rtl(
+    c: &Compiled,
+    g: &Graph,
+    hw: &HwConfig,
+    engine: &crate::rtl::engine::Engine,
+    inputs: &[Tensor],
+    vcd: Option<&std::path::Path>,
+) -> Result<Simulated, String> {
+    let dram = prepare(c, g, inputs)?;
+    let model = qweave_sim::time(hw, &c.program).map_err(|e| e.to_string())?;
+    // a stuck design stops long after any cycle count the model could be off by
+    let r = engine.run(&c.program, &dram, 20 * model.cycles + 100_000, vcd)?;
+    let mut layers = std::collections::BTreeMap::new();
+    for (k, i) in c.program.iter().enumerate() {
+        let (start, end) = r.times[k];
+        let l = layers.entry(i.layer).or_insert(qweave_sim::LayerStats {
+            start,
+            ..qweave_sim::LayerStats::default()
+        });
+        l.start = l.start.min(start);
+        l.end = l.end.max(end);
+        let q = match i.op.queue() {
+            qweave_hw::isa::Queue::Load => 0,
+            qweave_hw::isa::Queue::Compute => 1,
+            qweave_hw::isa::Queue::Store => 2,
+        };
+        l.busy[q] += end - start;
+    }
+    for (layer, m) in &model.layers {
+        if let Some(l) = layers.get_mut(layer) {
+            l.macs = m.macs;
+            l.dram_bytes = m.dram_bytes;
+        }
+    }
+    let run = qweave_sim::Run {
+        dram: r.dram,
+        cycles: r.cycles,
+        macs: model.macs,
+        dram_bytes: model.dram_bytes,
+        instructions: model.instructions,
+        layers,
+        times: r.times,
+    };
     let outputs = outputs(c, g, &run.dram)?;
     Ok(Simulated { run, outputs })
 }

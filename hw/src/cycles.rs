@@ -9,10 +9,19 @@ use crate::isa::{Op, Pack, Threshold};
 pub const DRAM_LATENCY: u64 = 32;
 /// Cycles to open each burst (one contiguous run of values).
 pub const BURST_SETUP: u64 = 2;
-/// Cycles of the post-processing pipeline (read, compute, saturate, write).
-pub const POST_DEPTH: u64 = 4;
-/// Extra pipeline cycles of `requant` (multiplier and rounding stages).
-pub const REQUANT_EXTRA: u64 = 2;
+/// Cycles of a post-processing instruction besides its chunks: taking the instruction,
+/// setting up, and writing the last chunk back.
+pub const POST_DEPTH: u64 = 3;
+/// Cycles of a `gemm` besides its steps: taking the instruction, setting up the lanes, the
+/// 2-stage input buffer, the PEs, the column adder trees and the partial-sum sorter's
+/// write-back.
+pub const GEMM_PIPELINE: u64 = 7;
+/// Cycles of `config` on the compute queue: it latches the mode (the array is already empty,
+/// as every `gemm` drains it before it finishes).
+pub const CONFIG_CYCLES: u64 = 1;
+/// Cycles a queue's controller takes between finishing one instruction and starting the
+/// next (the Calyx controller's loop: a done register, then the next iteration's go).
+pub const QUEUE_GAP: u64 = 2;
 /// Thresholds each lane compares per cycle.
 pub const THRESHOLDS_PER_CYCLE: u64 = 8;
 
@@ -67,11 +76,25 @@ pub fn cost(c: &HwConfig, rate: Rate, op: &Op) -> Cost {
     let n3 = |z: u16, y: u16, x: u16| u64::from(z) * u64::from(y) * u64::from(x);
     match op {
         Op::Config(_) => Cost {
-            cycles: rows + cols,
+            cycles: CONFIG_CYCLES,
             ..Cost::default()
         },
-        Op::Load(l) => transfer(c, l.bits, [l.z, l.y, l.x], [l.zs, l.ys, l.xs]),
-        Op::Store(s) => transfer(c, s.bits, [s.z, s.y, s.x], [s.zs, s.ys, s.xs]),
+        Op::Load(l) => transfer(
+            c,
+            l.bits,
+            [l.z, l.y, l.x],
+            [l.zs, l.ys, l.xs],
+            u64::from(l.z)
+                * (u64::from(l.pad_top) + u64::from(l.y) + u64::from(l.pad_bottom))
+                * (u64::from(l.pad_left) + u64::from(l.x) + u64::from(l.pad_right)),
+        ),
+        Op::Store(s) => transfer(
+            c,
+            s.bits,
+            [s.z, s.y, s.x],
+            [s.zs, s.ys, s.xs],
+            n3(s.z, s.y, s.x),
+        ),
         Op::Gemm(g) => {
             let (oh, ow) = (u64::from(g.oh), u64::from(g.ow));
             let (cin, kh, kw) = (u64::from(g.cin), u64::from(g.kh), u64::from(g.kw));
@@ -93,16 +116,12 @@ pub fn cost(c: &HwConfig, rate: Rate, op: &Op) -> Cost {
                 }
             };
             Cost {
-                cycles: rows + cols + 2 + u64::from(g.groups) * steps,
+                cycles: GEMM_PIPELINE + u64::from(g.groups) * steps,
                 dram_bytes: 0,
                 macs: u64::from(g.groups) * m * oh * ow * k,
             }
         }
-        Op::Requant(r) => {
-            let mut k = post(n3(r.z, r.y, r.x), 1);
-            k.cycles += REQUANT_EXTRA;
-            k
-        }
+        Op::Requant(r) => post(n3(r.z, r.y, r.x), 1),
         Op::Clamp(o) => post(n3(o.z, o.y, o.x), 1),
         Op::Alu(o) => post(n3(o.z, o.y, o.x), 1),
         Op::Lut(o) => post(n3(o.z, o.y, o.x), 1),
@@ -118,10 +137,17 @@ pub fn cost(c: &HwConfig, rate: Rate, op: &Op) -> Cost {
     }
 }
 
-/// A strided transfer of `z x y x x` values of `bits`: the latency, then per burst its setup
-/// and its beats. A dimension of stride 0 repeats values already read (a broadcast) and costs
-/// no DRAM traffic; consecutive rows (and planes) that touch in DRAM merge into one burst.
-fn transfer(c: &HwConfig, bits: u8, size: [u16; 3], stride: [u32; 3]) -> Cost {
+/// Buffer entries the transfer engine writes (a load) or reads (a store) per cycle.
+pub fn transfer_lanes(c: &HwConfig) -> u64 {
+    u64::from(c.dram_bus_bits / 4).clamp(4, 64)
+}
+
+/// A strided transfer of `z x y x x` values of `bits` that writes or reads `entries` buffer
+/// entries: the latency, then per burst its setup and its beats, or the entries at
+/// [`transfer_lanes`] a cycle where those are more (padding, broadcasts, narrow values). A
+/// dimension of stride 0 repeats values already read (a broadcast) and costs no DRAM
+/// traffic; consecutive rows (and planes) that touch in DRAM merge into one burst.
+fn transfer(c: &HwConfig, bits: u8, size: [u16; 3], stride: [u32; 3], entries: u64) -> Cost {
     // the dimensions that read new values, outermost first
     let dims: Vec<(u64, u64)> = size
         .iter()
@@ -152,7 +178,8 @@ fn transfer(c: &HwConfig, bits: u8, size: [u16; 3], stride: [u32; 3]) -> Cost {
     let bus = u64::from(c.dram_bus_bits);
     let beats = (run * u64::from(bits)).div_ceil(bus).max(1);
     Cost {
-        cycles: DRAM_LATENCY + runs * (BURST_SETUP + beats),
+        cycles: DRAM_LATENCY
+            + (runs * (BURST_SETUP + beats)).max(entries.div_ceil(transfer_lanes(c))),
         dram_bytes: (values * u64::from(bits)).div_ceil(8),
         macs: 0,
     }
@@ -214,8 +241,8 @@ mod tests {
         };
         // 144 products per output fold into 18 steps at 1 MAC per PE, 9 at 2; 2 column passes
         let at = |p| cost(&c, Rate::bricks(p), &Op::Gemm(g));
-        assert_eq!(at(1).cycles, 18 + 64 * 18 * 2);
-        assert_eq!(at(2).cycles, 18 + 64 * 9 * 2);
+        assert_eq!(at(1).cycles, GEMM_PIPELINE + 64 * 18 * 2);
+        assert_eq!(at(2).cycles, GEMM_PIPELINE + 64 * 9 * 2);
         assert_eq!(at(1).macs, 16 * 64 * 144);
         // depthwise: 16 groups of one plane each, one after another, 9 products in 2 steps
         let dw = Gemm {
@@ -226,7 +253,7 @@ mod tests {
         };
         assert_eq!(
             cost(&c, Rate::bricks(1), &Op::Gemm(dw)).cycles,
-            18 + 16 * 64 * 2
+            GEMM_PIPELINE + 16 * 64 * 2
         );
     }
 
@@ -250,7 +277,7 @@ mod tests {
                 kp,
                 np,
             };
-            cost(&c, r, &Op::Gemm(g)).cycles - 34
+            cost(&c, r, &Op::Gemm(g)).cycles - GEMM_PIPELINE
         };
         // two filters per DSP help only with more than 16 filters; two columns always do
         assert_eq!(at(Pack::Kernel, 2, 1), 64 * 9);
@@ -266,7 +293,7 @@ mod tests {
             kp: 2,
             np: 1,
         };
-        assert_eq!(cost(&c, r, &Op::Gemm(wide)).cycles - 34, 64 * 9);
+        assert_eq!(cost(&c, r, &Op::Gemm(wide)).cycles - GEMM_PIPELINE, 64 * 9);
     }
 
     #[test]
@@ -280,7 +307,7 @@ mod tests {
         };
         assert_eq!(
             cost(&c, Rate::bricks(1), &Op::Requant(r)).cycles,
-            4 + 2 + 128
+            POST_DEPTH + 128
         );
         let t = Threshold {
             z: 1,
@@ -291,7 +318,7 @@ mod tests {
         };
         assert_eq!(
             cost(&c, Rate::bricks(1), &Op::Threshold(t)).cycles,
-            4 + 2 * 2
+            POST_DEPTH + 2 * 2
         );
         let p = Pool {
             c: 16,
@@ -301,7 +328,10 @@ mod tests {
             kw: 2,
             ..Pool::zeroed()
         };
-        assert_eq!(cost(&c, Rate::bricks(1), &Op::Pool(p)).cycles, 4 + 32 * 4);
+        assert_eq!(
+            cost(&c, Rate::bricks(1), &Op::Pool(p)).cycles,
+            POST_DEPTH + 32 * 4
+        );
         assert_eq!(cost(&c, Rate::bricks(1), &Op::End).cycles, 1);
     }
 }

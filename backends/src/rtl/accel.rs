@@ -106,7 +106,7 @@ impl Params {
             lut_entries: hw.post.lut_entries.max(1),
             lanes: hw.post.lanes,
             bus: hw.dram_bus_bits,
-            transfer_lanes: (hw.dram_bus_bits / 4).clamp(4, 64),
+            transfer_lanes: qweave_hw::cycles::transfer_lanes(hw) as u32,
         })
     }
 

@@ -46,6 +46,9 @@ pub struct Run {
     pub instructions: usize,
     /// Per layer (the instructions' `layer` field).
     pub layers: BTreeMap<u16, LayerStats>,
+    /// Per instruction, the cycles it started and finished (a `config`: on the compute
+    /// queue).
+    pub times: Vec<(u64, u64)>,
 }
 
 /// Why a run stopped.

@@ -8,7 +8,7 @@ use crate::footprint::{self, Access};
 use crate::machine::Machine;
 use crate::{LayerStats, Run, SimError};
 use qweave_hw::HwConfig;
-use qweave_hw::cycles::{self, CONFIG_ON_LOAD_QUEUE};
+use qweave_hw::cycles::{self, CONFIG_ON_LOAD_QUEUE, QUEUE_GAP};
 use qweave_hw::isa::{Instr, Op, Queue};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -70,6 +70,7 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
         instructions: program.len(),
         layers: BTreeMap::new(),
         dram: Vec::new(),
+        times: vec![(0, 0); program.len()],
     };
     loop {
         // the queue whose head can start first (ties: program order)
@@ -174,7 +175,7 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
                 .unwrap_or(0);
             history[qi(r)].retain(|d| d.seq > known);
         }
-        free_at[qi(q)] = end;
+        free_at[qi(q)] = end + QUEUE_GAP;
         if transfers(&i.op) {
             dram_free = end;
         }
@@ -186,6 +187,9 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
             }
         }
         next[qi(q)] += 1;
+        if !on_load {
+            run.times[k] = (start, end);
+        }
         run.cycles = run.cycles.max(end);
         run.macs += cost.macs;
         run.dram_bytes += cost.dram_bytes;

@@ -90,43 +90,46 @@ module qw_xfer #(
       fill   = 0;
     end
   end
-  // the walk: rows (and planes) merged into one where they are contiguous in DRAM and the
-  // block has no padding, as the cycle model merges bursts, so a transfer is not cut up
-  logic [31:0] x, xs, ys, zs;
-  logic [15:0] y, z;
-  always_comb begin
-    logic nopad;
-    logic [31:0] x1, xs1;
-    logic [15:0] y1;
-    nopad = (pt | pb | pl | pr) == 0;
-    x1 = 32'(fx);
-    xs1 = fxs;
-    y1 = fy;
-    ys = fys;
-    if (nopad && fy != 1 && ((fx == 1 && fys == 1) || (fxs == 1 && fys == 32'(fx)))) begin
-      x1 = 32'(fx) * 32'(fy);
-      xs1 = 1;
-      y1 = 1;
+  // the walks: rows (and planes) merged into one where they are contiguous in DRAM, as the
+  // cycle model merges bursts, so a transfer is not cut up. The request walk merges whatever
+  // DRAM holds contiguously; the destination walk only where no padding comes between.
+  function automatic void merge(input logic may, output logic [31:0] mx, output logic [31:0] mxs,
+                                output logic [31:0] mys, output logic [31:0] mzs,
+                                output logic [15:0] my, output logic [15:0] mz);
+    mx = 32'(fx);
+    mxs = fxs;
+    my = fy;
+    mys = fys;
+    mz = fz;
+    mzs = fzs;
+    if (may && fy != 1 && ((fx == 1 && fys == 1) || (fxs == 1 && fys == 32'(fx)))) begin
+      mx = 32'(fx) * 32'(fy);
+      mxs = 1;
+      my = 1;
     end
-    x = x1;
-    xs = xs1;
-    y = y1;
-    z = fz;
-    zs = fzs;
-    if (nopad && y1 == 1 && fz != 1 && ((x1 == 1 && fzs == 1) || (xs1 == 1 && fzs == x1))) begin
-      x = x1 * 32'(fz);
-      xs = 1;
-      z = 1;
+    if (may && my == 1 && fz != 1 && ((mx == 1 && fzs == 1) || (mxs == 1 && fzs == mx))) begin
+      mx = mx * 32'(fz);
+      mxs = 1;
+      mz = 1;
     end
-  end
+  endfunction
+  logic [31:0] x, xs, ys, zs, rx, rxs, rys, rzs;
+  logic [15:0] y, z, ry, rz;
+  always_comb merge((pt | pb | pl | pr) == 0, x, xs, ys, zs, y, z);
+  always_comb merge(1'b1, rx, rxs, rys, rzs, ry, rz);
   wire [15:0] Y = pt + y + pb;
   wire [31:0] X = 32'(pl) + x + 32'(pr);
   wire empty = (z == 0) || (y == 0) || (x == 0);
 
   // bit address of value (plane p, value row r, value column c)
+  function automatic logic [63:0] bit_at(input logic [15:0] p, input logic [15:0] r,
+                                         input logic [31:0] c, input logic [31:0] szs,
+                                         input logic [31:0] sys, input logic [31:0] sxs);
+    return 64'(base) + (64'(p) * 64'(szs) + 64'(r) * 64'(sys) + 64'(c) * 64'(sxs)) * 64'(bits);
+  endfunction
   function automatic logic [63:0] bit_of(input logic [15:0] p, input logic [15:0] r,
                                          input logic [31:0] c);
-    return 64'(base) + (64'(p) * 64'(zs) + 64'(r) * 64'(ys) + 64'(c) * 64'(xs)) * 64'(bits);
+    return bit_at(p, r, c, zs, ys, xs);
   endfunction
 
   // ---- load: the request walker ----
@@ -137,11 +140,13 @@ module qw_xfer #(
   logic [31:0] q_last;          // last beat requested
   logic        q_any;           // whether any was
   logic [1:0]  q_gap;           // setup cycles of a new run
-  wire  [63:0] q_first_bit = bit_of(qp, qr, 0);
-  wire  [63:0] q_last_bit = bit_of(qp, qr, x - 1) + 64'(bits) - 1;
+  wire  [63:0] q_first_bit = bit_at(qp, qr, 0, rzs, rys, rxs);
+  wire  [63:0] q_last_bit = bit_at(qp, qr, rx - 1, rzs, rys, rxs) + 64'(bits) - 1;
   wire  [31:0] q_b0 = 32'(q_first_bit >> LOG_BUS);
   wire  [31:0] q_b1 = 32'(q_last_bit >> LOG_BUS);
 
+  // (rows broadcast along a plane, ys = 0, that fit one beat are that beat again: the
+  // walk takes the plane's first row only)
   // beat FIFO: slots allocated at request, filled by responses in order
   logic [31:0]    fb_beat [FIFO];
   logic [BUS-1:0] fb_data [FIFO];
@@ -400,10 +405,10 @@ module qw_xfer #(
           q_gap <= 0;
           if (q_b1 == q_last) begin
             q_inrow <= 0;
-            if (qr + 1 == y) begin
+            if ((qr + 1 == ry || (rys == 0 && q_b0 == q_b1))) begin
               qr <= 0;
               qp <= qp + 1;
-              if (qp + 1 == z) q_active <= 0;
+              if (qp + 1 == rz) q_active <= 0;
             end else qr <= qr + 1;
           end
         end else begin
@@ -419,10 +424,10 @@ module qw_xfer #(
         q_beat <= q_beat + 1;
         if (q_beat == q_end) begin
           q_inrow <= 0;
-          if (qr + 1 == y) begin
+          if ((qr + 1 == ry || (rys == 0 && q_b0 == q_b1))) begin
             qr <= 0;
             qp <= qp + 1;
-            if (qp + 1 == z) q_active <= 0;
+            if (qp + 1 == rz) q_active <= 0;
           end else qr <= qr + 1;
         end
       end
