@@ -11,6 +11,7 @@ use qweave_backends::{execute, program};
 use qweave_hw::Target;
 use qweave_ir::{Data, Graph, Tensor};
 use std::fmt::Write;
+use std::io::Write as _;
 
 /// A small deterministic generator (PCG-style LCG).
 struct Rng(u64);
@@ -649,5 +650,55 @@ fn random_quantized_networks_simulate_bit_exactly() {
         compiled[2] * 2 > nets as usize,
         "xczu3eg compiled {}",
         compiled[2]
+    );
+}
+
+/// The same networks on the generated accelerator in Verilator: for the LUT presets (the sim
+/// target and the iCE40's), DRAM after the RTL run equals DRAM after the ISA simulator's, and
+/// every layer equals the interpreter's.
+#[test]
+fn random_networks_run_in_rtl_bit_exactly() {
+    let cache = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/rtl");
+    let mut ran = 0;
+    let (mut rtl_cycles, mut model_cycles) = (0u64, 0u64);
+    for t in [Target::Sim, Target::Ice40up5k] {
+        let hw = t.preset();
+        let engine = qweave_backends::rtl::engine::Engine::build(&hw, &cache, false)
+            .unwrap_or_else(|e| panic!("{}: {e}", hw.target));
+        for seed in 0..30 {
+            let (text, lo, hi) = network(seed);
+            let g = qweave_ir::parse(&text, None).unwrap().graph;
+            let Ok(c) = program::compile(&g, &hw) else {
+                continue;
+            };
+            let x = [input(&g, lo, hi, seed)];
+            let isa = execute::simulate(&c, &g, &hw, &x)
+                .unwrap_or_else(|e| panic!("seed {seed} on {}: {e}", hw.target));
+            let rtl = execute::simulate_rtl(&c, &g, &hw, &engine, &x, None)
+                .unwrap_or_else(|e| panic!("seed {seed} on {}: RTL: {e}\n{text}", hw.target));
+            execute::check(&c, &g, &x, &rtl.run.dram)
+                .unwrap_or_else(|e| panic!("seed {seed} on {}: RTL: {e}\n{text}", hw.target));
+            assert!(
+                rtl.run.dram == isa.run.dram,
+                "seed {seed} on {}: DRAM after the RTL run differs from the ISA simulator's",
+                hw.target
+            );
+            rtl_cycles += rtl.run.cycles;
+            model_cycles += isa.run.cycles;
+            ran += 1;
+        }
+    }
+    assert!(ran >= 50, "only {ran} networks ran in RTL");
+    let _ = writeln!(
+        std::io::stderr(),
+        "{ran} networks in RTL: {rtl_cycles} cycles, cycle model {model_cycles} ({:+.2} %)",
+        (rtl_cycles as f64 / model_cycles as f64 - 1.0) * 100.0
+    );
+    // over all of them, the hardware's cycles are within 5 % of the cycle model's
+    let err = rtl_cycles.abs_diff(model_cycles) as f64 / model_cycles as f64;
+    assert!(
+        err < 0.05,
+        "RTL {rtl_cycles} cycles, cycle model {model_cycles} ({:.1} %)",
+        err * 100.0
     );
 }

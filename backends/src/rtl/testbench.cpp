@@ -58,6 +58,22 @@ static uint8_t byte_of(const W& wide, int i) {
   return uint8_t(wide[i / 4] >> (8 * (i % 4)));
 }
 
+// buses of up to 64 bits are plain integers in the model, wider ones arrays of words
+template <typename I>
+static void put_int(I& v, const uint8_t* src, int n) {
+  uint64_t x = 0;
+  for (int b = 0; b < n && b < int(sizeof(I)); b++) x |= uint64_t(src[b]) << (8 * b);
+  v = I(x);
+}
+static void put_bytes(uint8_t& v, const uint8_t* src, int n) { put_int(v, src, n); }
+static void put_bytes(uint16_t& v, const uint8_t* src, int n) { put_int(v, src, n); }
+static void put_bytes(uint32_t& v, const uint8_t* src, int n) { put_int(v, src, n); }
+static void put_bytes(uint64_t& v, const uint8_t* src, int n) { put_int(v, src, n); }
+static uint8_t byte_of(uint8_t v, int) { return v; }
+static uint8_t byte_of(uint16_t v, int i) { return uint8_t(v >> (8 * i)); }
+static uint8_t byte_of(uint32_t v, int i) { return uint8_t(v >> (8 * i)); }
+static uint8_t byte_of(uint64_t v, int i) { return uint8_t(v >> (8 * i)); }
+
 int main(int argc, char** argv) {
   Verilated::commandArgs(argc, argv);
   std::string program_path, dram_path, out_path, vcd_path;

@@ -93,30 +93,37 @@ module qw_xfer #(
   // the walks: rows (and planes) merged into one where they are contiguous in DRAM, as the
   // cycle model merges bursts, so a transfer is not cut up. The request walk merges whatever
   // DRAM holds contiguously; the destination walk only where no padding comes between.
-  function automatic void merge(input logic may, output logic [31:0] mx, output logic [31:0] mxs,
-                                output logic [31:0] mys, output logic [31:0] mzs,
-                                output logic [15:0] my, output logic [15:0] mz);
+  function automatic void merge(input logic may, input logic req, output logic [31:0] mx,
+                                output logic [31:0] mxs, output logic [31:0] mys,
+                                output logic [31:0] mzs, output logic [15:0] my,
+                                output logic [15:0] mz);
     mx = 32'(fx);
     mxs = fxs;
     my = fy;
     mys = fys;
     mz = fz;
     mzs = fzs;
-    if (may && fy != 1 && ((fx == 1 && fys == 1) || (fxs == 1 && fys == 32'(fx)))) begin
-      mx = 32'(fx) * 32'(fy);
+    // the request walk fetches a broadcast value once: a row of one value repeated along x,
+    // and such rows repeated along y or z, need their beats once (the destination walk keeps
+    // the beats until a value needs another)
+    if (req && fxs == 0) mx = 1;
+    if (req && mx == 1 && fys == 0) my = 1;
+    if (req && mx == 1 && my == 1 && fzs == 0) mz = 1;
+    if (may && my != 1 && ((mx == 1 && mys == 1) || (mxs == 1 && mys == mx))) begin
+      mx = mx * 32'(my);
       mxs = 1;
       my = 1;
     end
-    if (may && my == 1 && fz != 1 && ((mx == 1 && fzs == 1) || (mxs == 1 && fzs == mx))) begin
-      mx = mx * 32'(fz);
+    if (may && my == 1 && mz != 1 && ((mx == 1 && mzs == 1) || (mxs == 1 && mzs == mx))) begin
+      mx = mx * 32'(mz);
       mxs = 1;
       mz = 1;
     end
   endfunction
   logic [31:0] x, xs, ys, zs, rx, rxs, rys, rzs;
   logic [15:0] y, z, ry, rz;
-  always_comb merge((pt | pb | pl | pr) == 0, x, xs, ys, zs, y, z);
-  always_comb merge(1'b1, rx, rxs, rys, rzs, ry, rz);
+  always_comb merge((pt | pb | pl | pr) == 0, 1'b0, x, xs, ys, zs, y, z);
+  always_comb merge(1'b1, 1'b1, rx, rxs, rys, rzs, ry, rz);
   wire [15:0] Y = pt + y + pb;
   wire [31:0] X = 32'(pl) + x + 32'(pr);
   wire empty = (z == 0) || (y == 0) || (x == 0);
@@ -272,6 +279,7 @@ module qw_xfer #(
   logic [31:0]  s_adv;
   logic [31:0]  s_b0;
   logic         s_shift;   // retire the window's low beat this cycle
+  logic         s_fresh;   // open a new window at the walk's beat
   logic [2*BUS-1:0] s_ndata, s_nmask;
   assign r_addr = sram + sentry;
   always_comb begin
@@ -293,13 +301,18 @@ module qw_xfer #(
     wb = s_beat;
     d = s_data;
     m = s_mask;
-    if (s_pending && s_b0 != s_beat) begin
+    // a value outside the window and nothing left to write in it: open a new one there
+    s_fresh = !s_pending || (s_b0 != s_beat && s_b0 != s_beat + 1 && s_mask == 0);
+    if (s_fresh) begin
+      wb = s_b0;
+      d = 0;
+      m = 0;
+    end else if (s_b0 != s_beat) begin
       s_shift = 1;
       wb = s_beat + 1;
       d = s_data >> BUS;
       m = s_mask >> BUS;
     end
-    if (!s_pending) wb = s_b0;
     for (int l = 0; l < V; l++) begin
       ba = bit_of(sp, sr, sq + 32'(l));
       bb = ba + 64'(bits) - 1;
@@ -456,11 +469,11 @@ module qw_xfer #(
       // store walker
       if (!is_load) begin
         if (s_active) begin
-          if (s_adv != 0 || s_shift || !s_pending) begin
+          if (s_adv != 0 || s_shift || s_fresh) begin
             s_data <= s_ndata;
             s_mask <= s_nmask;
             s_pending <= 1;
-            if (!s_pending) s_beat <= s_b0;
+            if (s_fresh) s_beat <= s_b0;
             else if (s_shift) s_beat <= s_beat + 1;
           end
           if (s_adv != 0) begin
