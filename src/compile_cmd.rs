@@ -14,8 +14,10 @@ is lowered to exact integer ops (the `lower` pipeline) and mapped layer by layer
 array and post-processing unit. DIR receives program.bin and program.s (the instruction stream in \
 binary and text form, docs/isa.md), weights.bin (the constants packed at their true widths), \
 manifest.json (inputs, outputs, DRAM layout, hardware configuration and the modeled cycles and \
-resources per layer, docs/manifest.md), report.md, and model.qir (the lowered model, the \
-reference `qweave simulate --check` compares against). A layer that cannot map is an error that \
+resources per layer, docs/manifest.md), report.md, model.qir (the lowered model, the \
+reference `qweave simulate --check` compares against), and the accelerator: accel.futil (its \
+controller in Calyx) and accel.sv (the whole design in SystemVerilog, top module `main`), for \
+targets whose PEs the RTL builds. A layer that cannot map is an error that \
 names it and the limit it exceeds; DIR is then left as it was.";
 
 #[derive(Args)]
@@ -292,9 +294,19 @@ fn write_all(
     )?;
     put("weights.bin", &c.dram.image)?;
     qir_file::write(g, &dir.join("model.qir"))?;
+    // the accelerator itself, where the RTL builds the target's PEs
+    let rtl = match qweave_backends::rtl::accel::generate(hw) {
+        Ok(a) => {
+            put("accel.futil", a.futil.as_bytes())?;
+            put("accel.sv", a.sv.as_bytes())?;
+            serde_json::json!({ "futil": "accel.futil", "sv": "accel.sv", "top": "main" })
+        }
+        Err(reason) => serde_json::json!({ "futil": null, "sv": null, "reason": reason }),
+    };
     let modeled = artifacts::Modeled::of(c, hw).map_err(|e| vec![e])?;
     let run = &modeled.run;
-    let manifest = artifacts::manifest(c, g, hw, &modeled, mapping);
+    let mut manifest = artifacts::manifest(c, g, hw, &modeled, mapping);
+    manifest["rtl"] = rtl;
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| vec![e.to_string()])?;
     put("manifest.json", text.as_bytes())?;
     put(

@@ -55,6 +55,33 @@ pub struct SimulateArgs {
     pub vcd: Option<PathBuf>,
 }
 
+/// The RTL engine for the bundle in `dir`: its `accel.sv`, which must be what this qweave
+/// generates for the bundle's hardware, built into a Verilator model (or found built).
+fn rtl_engine(
+    dir: &Path,
+    hw: &HwConfig,
+    trace: bool,
+) -> Result<qweave_backends::rtl::engine::Engine, Vec<String>> {
+    let accel = qweave_backends::rtl::accel::generate(hw)
+        .map_err(|e| vec![format!("{}: the RTL engine: {e}", dir.display())])?;
+    let sv = read(dir, "accel.sv")?;
+    if sv != accel.sv.as_bytes() {
+        return Err(vec![format!(
+            "{}: accel.sv is not what this qweave generates for the bundle's hardware; compile \
+             the model again",
+            dir.display()
+        )]);
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "building the accelerator's Verilator model from accel.sv (once per hardware; cached in \
+         {})",
+        rtl_cache().display()
+    );
+    qweave_backends::rtl::engine::Engine::from_design(hw, accel, &rtl_cache(), trace)
+        .map_err(|e| vec![format!("{}: the RTL engine: {e}", dir.display())])
+}
+
 /// Where built Verilator models are kept: `$QWEAVE_CACHE/rtl`, else the user's cache folder.
 fn rtl_cache() -> PathBuf {
     if let Some(d) = std::env::var_os("QWEAVE_CACHE") {
@@ -119,15 +146,8 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
     let rtl = match args.engine {
         Engine::Isa => None,
         Engine::Rtl => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "building the accelerator's Verilator model (once per hardware; cached in {})",
-                rtl_cache().display()
-            );
-            Some(
-                qweave_backends::rtl::engine::Engine::build(&hw, &rtl_cache(), args.vcd.is_some())
-                    .map_err(|e| vec![format!("{}: the RTL engine: {e}", dir.display())])?,
-            )
+            let engine = rtl_engine(dir, &hw, args.vcd.is_some())?;
+            Some(engine)
         }
     };
     let start = Instant::now();

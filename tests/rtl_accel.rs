@@ -180,5 +180,45 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
     assert_eq!(read(&y_rtl), read(&y_isa));
     let wave = std::fs::read_to_string(&vcd).unwrap();
     assert!(wave.contains("$enddefinitions") && wave.contains("m_rreq"));
+    // the bundle's accel.sv is what runs, and it must be what this qweave generates
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["rtl"]["sv"], "accel.sv");
+    let futil = std::fs::read_to_string(out.join("accel.futil")).unwrap();
+    assert!(futil.contains("component main") && futil.contains("qw_core("));
+    let sv = out.join("accel.sv");
+    let mut text = std::fs::read_to_string(&sv).unwrap();
+    text.push_str("// edited\n");
+    std::fs::write(&sv, text).unwrap();
+    let r = qweave_cached(&[
+        "simulate",
+        out_s,
+        "--engine",
+        "rtl",
+        "-i",
+        x,
+        "-o",
+        y_rtl.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("compile the model again"), "{}", r.stderr);
+    // a DSP target's bundle says why it has no RTL yet
+    let dsp = tmp.join("dsp");
+    let r = qweave_cached(&[
+        "compile",
+        "tests/models/digits_w4a4.onnx",
+        "--target",
+        "xczu3eg",
+        "-o",
+        dsp.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!dsp.join("accel.sv").exists());
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dsp.join("manifest.json")).unwrap()).unwrap();
+    assert!(
+        m["rtl"]["reason"].as_str().unwrap().contains("DSP48E2"),
+        "{m}"
+    );
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -39,7 +39,16 @@ impl Engine {
     /// Generates the accelerator for `hw` and builds (or finds in `cache`) its Verilator
     /// model; `trace` builds one that can write waveforms.
     pub fn build(hw: &HwConfig, cache: &Path, trace: bool) -> Result<Engine, String> {
-        let accel = accel::generate(hw)?;
+        Engine::from_design(hw, accel::generate(hw)?, cache, trace)
+    }
+
+    /// Builds (or finds in `cache`) the Verilator model of `accel`, generated for `hw`.
+    pub fn from_design(
+        hw: &HwConfig,
+        accel: Accel,
+        cache: &Path,
+        trace: bool,
+    ) -> Result<Engine, String> {
         let verilator = qweave_rtl::Verilator::find()?;
         let mut flags = vec![
             "-CFLAGS".to_string(),
