@@ -122,8 +122,21 @@ module qw_xfer #(
   endfunction
   logic [31:0] x, xs, ys, zs, rx, rxs, rys, rzs;
   logic [15:0] y, z, ry, rz;
-  always_comb merge((pt | pb | pl | pr) == 0, 1'b0, x, xs, ys, zs, y, z);
-  always_comb merge(1'b1, 1'b1, rx, rxs, rys, rzs, ry, rz);
+  // A walk whose rows (or planes) overlap or run backwards in DRAM is `safe` walked: each
+  // value row's beats are fetched for it alone, a cycle's lanes stay in one row, and the row's
+  // beats are dropped at its end. Otherwise beats come in increasing order, a beat two rows
+  // share fetched once.
+  logic safe;
+  always_comb begin
+    logic [31:0] row_ext, plane_ext;
+    row_ext = (fx == 1 || fxs == 0) ? 1 : (32'(fx) - 1) * fxs + 1;
+    plane_ext = (fy == 1 || (fys == 0 && row_ext == 1)) ? row_ext
+              : (32'(fy) - 1) * fys + row_ext;
+    safe = !((fy == 1 || fys >= row_ext || (fys == 0 && row_ext == 1))
+             && (fz == 1 || fzs >= plane_ext || (fzs == 0 && plane_ext == 1)));
+  end
+  always_comb merge((pt | pb | pl | pr) == 0 && !safe, 1'b0, x, xs, ys, zs, y, z);
+  always_comb merge(!safe, !safe, rx, rxs, rys, rzs, ry, rz);
   wire [15:0] Y = pt + y + pb;
   wire [31:0] X = 32'(pl) + x + 32'(pr);
   wire empty = (z == 0) || (y == 0) || (x == 0);
@@ -180,9 +193,11 @@ module qw_xfer #(
   wire  head_ok = fb_count != 0 && fb_full[fb_rd];
   wire  next_ok = fb_count > 1 && fb_full[fb_nx];
   wire  [31:0] head_beat = fb_beat[fb_rd];
+  wire  [31:0] next_beat = fb_beat[fb_nx];
   wire  [2*BUS-1:0] window = {fb_data[fb_nx], fb_data[fb_rd]};
   logic [V-1:0] lane_ok;
   logic         pop;
+  logic         row_end, row_two;  // a safe walk's row ends: drop its one or two beats
   logic [31:0]  advance;
   logic [15:0]  n_dp, n_dr;  // where the walk stands after this cycle
   logic [31:0]  n_dq;
@@ -194,11 +209,14 @@ module qw_xfer #(
     logic [31:0] lq, c;
     logic [63:0] raw;
     logic [LOG_BUS:0] sh;
-    logic prefix, live, ready;
+    logic prefix, live, ready, other_row;
     prefix = 1;
     pop = 0;
     advance = 0;
     ready = 0;
+    other_row = 0;
+    row_end = 0;
+    row_two = 0;
     raw = 0;
     sh = 0;
     // the lanes take consecutive entries of the block, across rows and planes
@@ -219,15 +237,22 @@ module qw_xfer #(
       c = lq - 32'(pl);
       ba = bit_of(lp, lr - pt, c);
       bb = ba + 64'(bits) - 1;
-      if (!live) prefix = 0;
+      other_row = safe && (lr != dr || lp != dp);
+      if (!live || other_row) prefix = 0;
       else if (lr < pt || lr >= pt + y || lq < 32'(pl) || lq >= 32'(pl) + x) begin
         // padding takes `fill`
       end else begin
         ready = head_ok && head_beat == 32'(ba >> LOG_BUS)
-                && (32'(bb >> LOG_BUS) == head_beat || (next_ok && 32'(bb >> LOG_BUS) == head_beat + 1));
+                && (32'(bb >> LOG_BUS) == head_beat
+                    || (next_ok && 32'(bb >> LOG_BUS) == head_beat + 1 && next_beat == head_beat + 1));
         // the first value this cycle does not take says whether the head is used up
         if (prefix && (!ready || l == V) && head_ok && 32'(ba >> LOG_BUS) != head_beat) pop = 1;
         if (!ready) prefix = 0;
+        // a safe walk drops the row's beats with its last value
+        if (prefix && l < V && safe && c + 1 == x) begin
+          row_end = 1;
+          row_two = 32'(bb >> LOG_BUS) != head_beat;
+        end
         if (l < V) begin
           sh = (LOG_BUS+1)'(ba - 64'({head_beat, {LOG_BUS{1'b0}}}));
           raw = 64'(window >> sh);
@@ -261,9 +286,11 @@ module qw_xfer #(
         n_active = live;
       end
     end
+    if (row_end) pop = 0;
     if (!(busy && is_load && d_active)) begin
       advance = 0;
       pop = 0;
+      row_end = 0;
     end
   end
 
@@ -413,12 +440,12 @@ module qw_xfer #(
       if (is_load && q_active && !q_inrow && q_gap != 2'd2) begin
         // enter the next row: skip the beat shared with the previous row
         q_inrow <= 1;
-        if (q_any && q_b0 == q_last) begin
+        if (q_any && q_b0 == q_last && !safe) begin
           q_beat <= q_b0 + 1;
           q_gap <= 0;
           if (q_b1 == q_last) begin
             q_inrow <= 0;
-            if ((qr + 1 == ry || (rys == 0 && q_b0 == q_b1))) begin
+            if ((qr + 1 == ry || (!safe && rys == 0 && q_b0 == q_b1))) begin
               qr <= 0;
               qp <= qp + 1;
               if (qp + 1 == rz) q_active <= 0;
@@ -437,7 +464,7 @@ module qw_xfer #(
         q_beat <= q_beat + 1;
         if (q_beat == q_end) begin
           q_inrow <= 0;
-          if ((qr + 1 == ry || (rys == 0 && q_b0 == q_b1))) begin
+          if ((qr + 1 == ry || (!safe && rys == 0 && q_b0 == q_b1))) begin
             qr <= 0;
             qp <= qp + 1;
             if (qp + 1 == rz) q_active <= 0;
@@ -456,7 +483,9 @@ module qw_xfer #(
         fb_fill <= fb_fill + 1'b1;
       end
       if (pop) fb_rd <= fb_rd + 1'b1;
-      fb_count <= fb_count + (LOG_FIFO+1)'(issue) - (LOG_FIFO+1)'(pop);
+      if (row_end) fb_rd <= fb_rd + (row_two ? LOG_FIFO'(2) : LOG_FIFO'(1));
+      fb_count <= fb_count + (LOG_FIFO+1)'(issue) - (LOG_FIFO+1)'(pop)
+                - (row_end ? (row_two ? (LOG_FIFO+1)'(2) : (LOG_FIFO+1)'(1)) : '0);
       outstanding <= outstanding + 32'(issue) - 32'(m_rvalid);
       // destination walker
       if (advance != 0) begin
