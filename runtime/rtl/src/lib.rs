@@ -114,8 +114,21 @@ impl Verilator {
         if exe.is_file() {
             return Ok(Model { exe });
         }
-        // build beside the final place, so an interrupted build is never taken for a model
-        let building = cache.join(format!(".{top}-{}.building", &key[..16]));
+        // one build at a time in this process: threads wanting the same model wait for it
+        static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _turn = BUILDING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if exe.is_file() {
+            return Ok(Model { exe });
+        }
+        // build beside the final place under a name of this process's own, so an interrupted
+        // or concurrent build is never taken for a model
+        let building = cache.join(format!(
+            ".{top}-{}.building-{}",
+            &key[..16],
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&building);
         let mut files = Self::write(&building.join("src"), sources)?;
         let tb = building.join("src").join("testbench.cpp");
@@ -140,6 +153,11 @@ impl Verilator {
                 .args(&files),
             "verilator --build",
         )?;
+        if exe.is_file() {
+            // another process finished the same model first
+            let _ = std::fs::remove_dir_all(&building);
+            return Ok(Model { exe });
+        }
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::rename(&building, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(Model { exe })
