@@ -661,6 +661,7 @@ fn random_networks_run_in_rtl_bit_exactly() {
     let cache = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/rtl");
     let mut ran = 0;
     let (mut rtl_cycles, mut model_cycles) = (0u64, 0u64);
+    let mut errors: Vec<f64> = Vec::new();
     for t in [Target::Sim, Target::Ice40up5k] {
         let hw = t.preset();
         let engine = qweave_backends::rtl::engine::Engine::build(&hw, &cache, false)
@@ -685,14 +686,21 @@ fn random_networks_run_in_rtl_bit_exactly() {
             );
             rtl_cycles += rtl.run.cycles;
             model_cycles += isa.run.cycles;
+            let e = (rtl.run.cycles as f64 / isa.run.cycles as f64 - 1.0) * 100.0;
+            errors.push(e);
             ran += 1;
         }
     }
     assert!(ran >= 50, "only {ran} networks ran in RTL");
+    errors.sort_by(f64::total_cmp);
     let _ = writeln!(
         std::io::stderr(),
-        "{ran} networks in RTL: {rtl_cycles} cycles, cycle model {model_cycles} ({:+.2} %)",
-        (rtl_cycles as f64 / model_cycles as f64 - 1.0) * 100.0
+        "{ran} networks in RTL: {rtl_cycles} cycles, cycle model {model_cycles} ({:+.2} %); \
+         per network from {:+.1} % to {:+.1} %, median {:+.1} %",
+        (rtl_cycles as f64 / model_cycles as f64 - 1.0) * 100.0,
+        errors[0],
+        errors[errors.len() - 1],
+        errors[errors.len() / 2]
     );
     // over all of them, the hardware's cycles are within 5 % of the cycle model's
     let err = rtl_cycles.abs_diff(model_cycles) as f64 / model_cycles as f64;

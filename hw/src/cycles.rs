@@ -22,6 +22,9 @@ pub const CONFIG_CYCLES: u64 = 1;
 /// Cycles a queue's controller takes between finishing one instruction and starting the
 /// next (the Calyx controller's loop: a done register, then the next iteration's go).
 pub const QUEUE_GAP: u64 = 2;
+/// Cycles from a token's push to the first cycle an instruction of the other queue may pop it
+/// (the token counter is a register).
+pub const TOKEN_LATENCY: u64 = 1;
 /// Thresholds each lane compares per cycle.
 pub const THRESHOLDS_PER_CYCLE: u64 = 8;
 

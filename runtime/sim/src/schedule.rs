@@ -8,7 +8,7 @@ use crate::footprint::{self, Access};
 use crate::machine::Machine;
 use crate::{LayerStats, Run, SimError};
 use qweave_hw::HwConfig;
-use qweave_hw::cycles::{self, CONFIG_ON_LOAD_QUEUE, QUEUE_GAP};
+use qweave_hw::cycles::{self, CONFIG_ON_LOAD_QUEUE, QUEUE_GAP, TOKEN_LATENCY};
 use qweave_hw::isa::{Instr, Op, Queue};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -182,7 +182,7 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
         if !on_load {
             for (push, to) in [(i.deps.push_prev, q.prev()), (i.deps.push_next, q.next())] {
                 if let (true, Some(to)) = (push, to) {
-                    tokens[qi(q)][qi(to)].push_back((end, clock));
+                    tokens[qi(q)][qi(to)].push_back((end + TOKEN_LATENCY, clock));
                 }
             }
         }
