@@ -223,21 +223,6 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn int(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
-    }
-}
-
 /// Random transfers — every format and width from 1 to 32 bits, values starting at any bit
 /// of a byte, any strides (0 broadcasts, overlapping and gapped rows), padding — each loaded
 /// into the accumulators and stored back elsewhere: DRAM after the RTL run equals DRAM after
@@ -247,7 +232,7 @@ fn random_transfers_in_rtl_equal_the_isa_simulator() {
     let hw = qweave_hw::Target::Sim.preset();
     let engine = Engine::build(&hw, &common::root().join(".cache/rtl"), false)
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
     let size = 120_000usize;
     let mut pairs = 0;
     for program in 0..8 {

@@ -9,7 +9,7 @@ mod common;
 
 use qweave_backends::rtl::packed_mac;
 use qweave_hw::isa::Format;
-use qweave_hw::multiply::{Packing, Values};
+use qweave_hw::multiply::Packing;
 use qweave_hw::{Target, pe};
 use std::fmt::Write;
 
@@ -139,22 +139,6 @@ int main(int argc, char** argv) {
 }
 "#;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn pick(&mut self, v: Values) -> i64 {
-        let all = v.all();
-        all[(self.next() % all.len() as u64) as usize]
-    }
-}
-
 #[test]
 fn packed_macs_in_verilator_equal_the_packing_model() {
     let verilator = qweave_rtl::Verilator::find().unwrap_or_else(|e| panic!("{e}"));
@@ -192,7 +176,7 @@ fn packed_macs_in_verilator_equal_the_packing_model() {
         )
         .unwrap_or_else(|e| panic!("{e}"));
     // random operands, accumulated up to each packing's depth (at most 16 products)
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
     let mut input = String::new();
     let mut want: Vec<Vec<i64>> = Vec::new();
     for (i, p) in ps.iter().enumerate() {

@@ -32,22 +32,6 @@ int main(int argc, char** argv) {
 }
 "#;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn pick(&mut self, v: Values) -> i64 {
-        let all = v.all();
-        all[(self.next() % all.len() as u64) as usize]
-    }
-}
-
 #[test]
 fn the_bricks_pe_equals_the_fused_product_model() {
     assert_eq!(BRICKS_PER_PE, 16, "the testbench drives 16 operand pairs");
@@ -70,7 +54,7 @@ fn the_bricks_pe_equals_the_fused_product_model() {
             &["-GP=16".to_string(), "-GOUT=32".to_string()],
         )
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = common::Rng(0x2545_f491_4f6c_dd1d);
     let mut input = String::new();
     let mut expected = Vec::new();
     let mut cases = 0;

@@ -103,3 +103,26 @@ pub fn digits(n: usize) -> (Vec<qweave_ir::Tensor>, Vec<i64>) {
         .collect();
     (images, labels[..n].to_vec())
 }
+
+/// A small deterministic generator (xorshift64) for randomized tests.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// An integer in `lo..=hi`.
+    pub fn int(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+
+    /// One of the values of `v`.
+    pub fn pick(&mut self, v: qweave_hw::multiply::Values) -> i64 {
+        let all = v.all();
+        all[(self.next() % all.len() as u64) as usize]
+    }
+}
