@@ -1,8 +1,9 @@
 // qw_gemm: `gemm` (docs/isa.md) on a ROWS x COLS array of bricks PEs, one step a cycle.
 //
 // A step is one output pixel of one fold: column c computes filter `mf*COLS + c`, and row r
-// the reduction indices `kf*ROWS*p + r*p + q` (q < p, the mode's products per PE), so a gemm
-// takes groups x ceil(m/COLS) x ceil(K/(ROWS*p)) x oh x ow steps, pixels innermost. Each lane
+// the reduction indices `kf*ROWS*p + r*p + q` (q < p, the mode's products per PE, on the
+// PE's operand slots 0..p-1 of P), so a gemm takes groups x ceil(m/COLS) x ceil(K/(ROWS*p))
+// x oh x ow steps, pixels innermost. Each lane
 // keeps its reduction index as (channel, kernel row, kernel column) and steps it by ROWS*p in
 // mixed radix at each fold. The pipeline: addresses, the 2-stage input buffer (operands read,
 // then held in front of the array), the PEs, each column's adder tree, and the partial-sum
@@ -71,6 +72,12 @@ module qw_gemm #(
   wire [31:0] K = 32'(cin) * taps;
   wire [31:0] Rk = 32'(ROWS) * 32'(p);
 
+  // lane l feeds product l mod P of PE row l / P: reduction index kf x Rk + kof(l), used
+  // while l mod P < p
+  function automatic logic [31:0] kof(input int l);
+    return 32'(l / P) * 32'(p) + 32'(l % P);
+  endfunction
+
   // step counters
   logic [15:0] g, mf, i, j;
   logic [31:0] kf_base;      // first reduction index of the fold
@@ -99,7 +106,7 @@ module qw_gemm #(
     plane = 32'(ih) * 32'(iw);
     pix = 32'(i) * 32'(sh) * 32'(iw) + 32'(j) * 32'(sw);
     for (int l = 0; l < R; l++) begin
-      live[l] = issuing && (32'(l) < Rk) && (kf_base + 32'(l) < K);
+      live[l] = issuing && (32'(l % P) < 32'(p)) && (kf_base + kof(l) < K);
       ra[l] = f_inp + 32'(g) * 32'(cin) * plane
             + (l_c[l] * 32'(ih) + 32'(l_y[l]) * 32'(dh)) * 32'(iw) + 32'(l_x[l]) * 32'(dw_) + pix;
     end
@@ -108,7 +115,7 @@ module qw_gemm #(
       col_live[c] = issuing && o < 32'(m);
       out_addr[c] = f_acc + ((32'(g) * 32'(m) + o) * 32'(oh) + 32'(i)) * 32'(ow) + 32'(j);
       for (int l = 0; l < R; l++)
-        rw[c][l] = f_wgt + (32'(g) * 32'(m) + o) * K + kf_base + 32'(l);
+        rw[c][l] = f_wgt + (32'(g) * 32'(m) + o) * K + kf_base + kof(l);
     end
   end
 
@@ -216,9 +223,9 @@ module qw_gemm #(
       r_y <= 8'((Rk / 32'(kw)) % 32'(kh));
       r_x <= 8'(Rk % 32'(kw));
       for (int l = 0; l < R; l++) begin
-        l_c[l] <= 32'(l) / taps;
-        l_y[l] <= 8'((32'(l) / 32'(kw)) % 32'(kh));
-        l_x[l] <= 8'(32'(l) % 32'(kw));
+        l_c[l] <= kof(l) / taps;
+        l_y[l] <= 8'((kof(l) / 32'(kw)) % 32'(kh));
+        l_x[l] <= 8'(kof(l) % 32'(kw));
       end
       issuing <= groups != 0 && m != 0 && oh != 0 && ow != 0 && K != 0;
       drain <= 4'(DEPTH + 1);
@@ -246,9 +253,9 @@ module qw_gemm #(
           if (last_k) begin
             kf_base <= 0;
             for (int l = 0; l < R; l++) begin
-              l_c[l] <= 32'(l) / taps;
-              l_y[l] <= 8'((32'(l) / 32'(kw)) % 32'(kh));
-              l_x[l] <= 8'(32'(l) % 32'(kw));
+              l_c[l] <= kof(l) / taps;
+              l_y[l] <= 8'((kof(l) / 32'(kw)) % 32'(kh));
+              l_x[l] <= 8'(kof(l) % 32'(kw));
             end
             mf <= mf + 1;
             if (last_m) begin

@@ -20,33 +20,43 @@ module qw_spe #(
     input  logic signed [8:0]     a [P],
     output logic signed [OUT-1:0] sum
 );
+  localparam int BRICKS = 16;
   logic signed [OUT-1:0] next;
+  // the operands padded to one per brick, so every brick indexes them alike
+  logic [BRICKS-1:0] lv;
+  logic [8:0] wv [BRICKS], av [BRICKS];
+  always_comb begin
+    for (int k = 0; k < BRICKS; k++) begin
+      lv[k] = k < P ? live[k % P] : 1'b0;
+      wv[k] = k < P ? w[k % P] : 9'd0;
+      av[k] = k < P ? a[k % P] : 9'd0;
+    end
+  end
+  // brick b serves product b / (dw da), weight digit (b mod dw da) / da and activation digit
+  // (b mod dw da) mod da: the mode only changes which digits reach a brick and the shift of
+  // its product
   always_comb begin
     logic signed [2:0] x, y;
-    logic signed [OUT-1:0] bricks;
     logic [7:0] differ;
+    logic [4:0] per, q, r, i, j;
     next = 0;
     differ = 0;
     x = 0;
     y = 0;
-    bricks = 0;
-    for (int q = 0; q < P; q++) begin
-      if (xnor_mode) begin
-        if (live[q] && (w[q][8] != a[q][8])) differ = differ + 8'd1;
-      end else if (live[q]) begin
-        bricks = 0;
-        for (int i = 0; i < 4; i++) begin
-          for (int j = 0; j < 4; j++) begin
-            if (3'(i) < dw && 3'(j) < da) begin
-              x = {(3'(i) + 1 == dw) ? (w_signed & w[q][2*i+1]) : 1'b0, w[q][2*i +: 2]};
-              y = {(3'(j) + 1 == da) ? (a_signed & a[q][2*j+1]) : 1'b0, a[q][2*j +: 2]};
-              bricks = bricks + (OUT'(x * y) <<< (2 * (i + j)));
-            end
-          end
-        end
-        next = next + bricks;
+    per = 5'(dw) * 5'(da);
+    for (int b = 0; b < BRICKS; b++) begin
+      q = 5'(b) / per;
+      r = 5'(b) % per;
+      i = r / 5'(da);
+      j = r % 5'(da);
+      if (!xnor_mode && (q + 1) * per <= 5'(BRICKS) && lv[4'(q)]) begin
+        x = {(i + 1 == 5'(dw)) ? (w_signed & wv[4'(q)][2*i+1]) : 1'b0, wv[4'(q)][2*i +: 2]};
+        y = {(j + 1 == 5'(da)) ? (a_signed & av[4'(q)][2*j+1]) : 1'b0, av[4'(q)][2*j +: 2]};
+        next = next + (OUT'(x * y) <<< (2 * (i + j)));
       end
     end
+    for (int k = 0; k < P; k++)
+      if (live[k] && (w[k][8] != a[k][8])) differ = differ + 8'd1;
     if (xnor_mode) next = OUT'(signed'(32'($countones(live)) - {23'd0, differ, 1'b0}));
   end
   always_ff @(posedge clk) if (en) sum <= next;
