@@ -1,7 +1,8 @@
-//! The bricks PE (`backends/src/rtl/sv/qw_spe.sv`) in Verilator against the Rust model of
-//! Bit Fusion bricks and XNOR-popcount: in every mode of the LUT presets, for signed, unsigned
-//! and bipolar weights and activations, random operands and random live masks give exactly
-//! the sum of the live products. Verilator comes from `scripts/hw-tools.sh`.
+//! The bricks PE (`backends/src/rtl/sv/qw_spe.sv`, with its routing `qw_brick_routes.sv`) in
+//! Verilator against the Rust model of Bit Fusion bricks and XNOR-popcount: in every mode of
+//! the LUT presets, for signed, unsigned and bipolar weights and activations, random operands
+//! and random live masks give exactly the sum of the live products. Verilator comes from
+//! `scripts/hw-tools.sh`.
 
 mod common;
 
@@ -9,14 +10,36 @@ use qweave_backends::rtl::accel::PRIMITIVES;
 use qweave_hw::multiply::{BRICKS_PER_PE, Values, fused_product, products_per_pe};
 use std::fmt::Write;
 
+/// The PE with the routing it is built with, as the array has them.
+const TOP: &str = r#"
+module qw_spe_test (
+    input  logic               clk,
+    input  logic [2:0]         dw,
+    input  logic [2:0]         da,
+    input  logic               w_signed,
+    input  logic               a_signed,
+    input  logic               xnor_mode,
+    input  logic [15:0]        live,
+    input  logic signed [8:0]  w [16],
+    input  logic signed [8:0]  a [16],
+    output logic signed [31:0] sum
+);
+  logic [3:0] route_q [16];
+  logic [1:0] route_i [16], route_j [16];
+  logic [15:0] route_on;
+  qw_brick_routes routes (.dw, .da, .route_q, .route_i, .route_j, .route_on);
+  qw_spe #(.P(16), .OUT(32)) pe (.clk, .en(1'b1), .dw, .da, .route_q, .route_i, .route_j,
+      .route_on, .w_signed, .a_signed, .xnor_mode, .live, .w, .a, .sum);
+endmodule
+"#;
+
 const TESTBENCH: &str = r#"
-#include "Vqw_spe.h"
+#include "Vqw_spe_test.h"
 #include "verilated.h"
 #include <cstdio>
 int main(int argc, char** argv) {
     Verilated::commandArgs(argc, argv);
-    Vqw_spe* top = new Vqw_spe;
-    top->en = 1;
+    Vqw_spe_test* top = new Vqw_spe_test;
     int dw, da, ws, as, xn;
     unsigned live;
     while (std::scanf("%d %d %d %d %d %u", &dw, &da, &ws, &as, &xn, &live) == 6) {
@@ -36,22 +59,33 @@ int main(int argc, char** argv) {
 fn the_bricks_pe_equals_the_fused_product_model() {
     assert_eq!(BRICKS_PER_PE, 16, "the testbench drives 16 operand pairs");
     let verilator = qweave_rtl::Verilator::find().unwrap_or_else(|e| panic!("{e}"));
-    let spe = PRIMITIVES
+    let part = |name: &str| {
+        PRIMITIVES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .unwrap()
+    };
+    let sources = [
+        part("qw_brick_routes.sv"),
+        part("qw_spe.sv"),
+        ("qw_spe_test.sv".to_string(), TOP.to_string()),
+    ];
+    let refs: Vec<(&str, String)> = sources
         .iter()
-        .find(|(n, _)| *n == "qw_spe.sv")
-        .map(|(_, t)| t.to_string())
-        .unwrap();
+        .map(|(n, t)| (n.as_str(), t.clone()))
+        .collect();
     let scratch = common::root().join(".cache/rtl/lint");
     verilator
-        .lint(&scratch, "qw_spe", &[("qw_spe.sv", spe.clone())])
+        .lint(&scratch, "qw_spe_test", &refs)
         .unwrap_or_else(|e| panic!("{e}"));
     let model = verilator
         .build(
             &common::root().join(".cache/rtl"),
-            "qw_spe",
-            &[("qw_spe.sv", spe)],
+            "qw_spe_test",
+            &refs,
             TESTBENCH,
-            &["-GP=16".to_string(), "-GOUT=32".to_string()],
+            &[],
         )
         .unwrap_or_else(|e| panic!("{e}"));
     let mut rng = common::Rng(0x2545_f491_4f6c_dd1d);

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 const CONTROLLER: &str = include_str!("accel.futil");
 
 /// The datapath primitives, in the order `accel.sv` holds them.
-pub const PRIMITIVES: [(&str, &str); 8] = [
+pub const PRIMITIVES: [(&str, &str); 9] = [
     ("qw_xfer.sv", include_str!("sv/qw_xfer.sv")),
+    ("qw_brick_routes.sv", include_str!("sv/qw_brick_routes.sv")),
     ("qw_spe.sv", include_str!("sv/qw_spe.sv")),
     ("qw_gemm.sv", include_str!("sv/qw_gemm.sv")),
     ("qw_post.sv", include_str!("sv/qw_post.sv")),

@@ -152,6 +152,10 @@ module qw_gemm #(
 
   // stage 3: the array
   logic signed [31:0] pe_sum [ROWS][COLS];
+  logic [3:0] route_q [16];
+  logic [1:0] route_i [16], route_j [16];
+  logic [15:0] route_on;
+  qw_brick_routes routes (.dw(wd), .da(ad), .route_q, .route_i, .route_j, .route_on);
   for (genvar r = 0; r < ROWS; r++) begin : row
     for (genvar c = 0; c < COLS; c++) begin : col
       logic signed [8:0] pw [P], pa [P];
@@ -164,7 +168,7 @@ module qw_gemm #(
         end
       end
       qw_spe #(.P(P), .OUT(32)) pe (
-          .clk(clk), .en(1'b1), .dw(wd), .da(ad),
+          .clk(clk), .en(1'b1), .dw(wd), .da(ad), .route_q, .route_i, .route_j, .route_on,
           .w_signed(cfg_wfmt != 2'd1), .a_signed(cfg_afmt != 2'd1), .xnor_mode(cfg_xnor),
           .live(pl), .w(pw), .a(pa), .sum(pe_sum[r][c]));
     end

@@ -2,8 +2,9 @@
 // computes the sum of `p` products of N-bit weights by M-bit activations: each operand splits
 // into base-4 digits (the top one signed for a signed or bipolar operand), a brick multiplies
 // two digits, and the fusion network shifts each brick's product by twice its digits' ranks
-// and adds them. With both operands bipolar it runs XNOR-popcount instead: p - 2 x (the
-// positions whose signs differ).
+// and adds them (the mode only changes which digits reach a brick and the shift of its
+// product: qw_brick_routes). With both operands bipolar it runs XNOR-popcount instead:
+// p - 2 x (the positions whose signs differ).
 module qw_spe #(
     parameter int P = 16,       // products per cycle in the narrowest mode
     parameter int OUT = 24      // bits of the sum
@@ -12,6 +13,12 @@ module qw_spe #(
     input  logic                  en,
     input  logic [2:0]            dw,      // digits of a weight: ceil(w / 2)
     input  logic [2:0]            da,      // digits of an activation
+    // the mode's routing, shared by every PE (qw_brick_routes): per brick its product,
+    // weight digit, activation digit, and whether it is used
+    input  logic [3:0]            route_q [16],
+    input  logic [1:0]            route_i [16],
+    input  logic [1:0]            route_j [16],
+    input  logic [15:0]           route_on,
     input  logic                  w_signed,
     input  logic                  a_signed,
     input  logic                  xnor_mode,
@@ -32,27 +39,23 @@ module qw_spe #(
       av[k] = k < P ? a[k % P] : 9'd0;
     end
   end
-  // brick b serves product b / (dw da), weight digit (b mod dw da) / da and activation digit
-  // (b mod dw da) mod da: the mode only changes which digits reach a brick and the shift of
-  // its product
   always_comb begin
     logic signed [2:0] x, y;
     logic [7:0] differ;
-    logic [4:0] per, q, r, i, j;
+    logic [3:0] q;
+    logic [1:0] i, j;
     next = 0;
     differ = 0;
     x = 0;
     y = 0;
-    per = 5'(dw) * 5'(da);
     for (int b = 0; b < BRICKS; b++) begin
-      q = 5'(b) / per;
-      r = 5'(b) % per;
-      i = r / 5'(da);
-      j = r % 5'(da);
-      if (!xnor_mode && (q + 1) * per <= 5'(BRICKS) && lv[4'(q)]) begin
-        x = {(i + 1 == 5'(dw)) ? (w_signed & wv[4'(q)][2*i+1]) : 1'b0, wv[4'(q)][2*i +: 2]};
-        y = {(j + 1 == 5'(da)) ? (a_signed & av[4'(q)][2*j+1]) : 1'b0, av[4'(q)][2*j +: 2]};
-        next = next + (OUT'(x * y) <<< (2 * (i + j)));
+      q = route_q[b];
+      i = route_i[b];
+      j = route_j[b];
+      if (!xnor_mode && route_on[b] && lv[q]) begin
+        x = {(3'(i) + 1 == dw) ? (w_signed & wv[q][2*i+1]) : 1'b0, wv[q][2*i +: 2]};
+        y = {(3'(j) + 1 == da) ? (a_signed & av[q][2*j+1]) : 1'b0, av[q][2*j +: 2]};
+        next = next + (OUT'(x * y) <<< (2 * (32'(i) + 32'(j))));
       end
     end
     for (int k = 0; k < P; k++)
