@@ -74,8 +74,7 @@ fn rtl_engine(
     }
     let _ = writeln!(
         std::io::stderr(),
-        "building the accelerator's Verilator model from accel.sv (once per hardware; cached in \
-         {})",
+        "the accelerator's Verilator model from accel.sv (built once per hardware, cached in {})",
         rtl_cache().display()
     );
     qweave_backends::rtl::engine::Engine::from_design(hw, accel, &rtl_cache(), trace)
@@ -145,10 +144,7 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
     let data = data_set::load(&graph, &args.inputs)?;
     let rtl = match args.engine {
         Engine::Isa => None,
-        Engine::Rtl => {
-            let engine = rtl_engine(dir, &hw, args.vcd.is_some())?;
-            Some(engine)
-        }
+        Engine::Rtl => Some(rtl_engine(dir, &hw, args.vcd.is_some())?),
     };
     let start = Instant::now();
     let mut stacked: Vec<Vec<Tensor>> = vec![Vec::new(); graph.outputs.len()];
