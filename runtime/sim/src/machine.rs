@@ -413,6 +413,17 @@ impl<'c> Machine<'c> {
                 + (y - 1) * u64::from(a.sys)
                 + (x - 1) * u64::from(a.sxs);
             extent("acc", a.src, far + 1, self.acc.len())?;
+            // the hardware reads a chunk of operands before it writes their results, so the
+            // right operand may be the destination itself, element for element, but must not
+            // overlap it otherwise
+            let same = a.src == a.dst
+                && (x == 1 || a.sxs == 1)
+                && (y == 1 || u64::from(a.sys) == x)
+                && (z == 1 || u64::from(a.szs) == y * x);
+            let (s0, d0) = (u64::from(a.src), u64::from(a.dst));
+            if !same && s0 < d0 + n && d0 < s0 + far + 1 {
+                return Err("the right operand overlaps the destination".into());
+            }
         }
         let mut k = a.dst as usize;
         for c in 0..z {

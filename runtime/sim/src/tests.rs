@@ -359,3 +359,29 @@ end @1
     let e = simulate(&hw, &asm(&body(false)), dram).unwrap_err();
     assert!(matches!(e, SimError::Race { mem: "DRAM", .. }), "{e}");
 }
+
+#[test]
+fn an_alu_right_operand_may_be_its_destination_but_not_overlap_it() {
+    let hw = Target::Sim.preset();
+    let prog = |src: u32, sxs: u32| {
+        asm(&format!(
+            "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32 pack=bricks kp=0 np=0 lane=0 wport=a
+load @0 buf=acc fmt=signed bits=8 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=12 zs=0 ys=0 xs=1 offset=0 fill=0 bit=0
+alu @0 op=add dst=0 src={src} z=1 y=2 x=4 szs=8 sys=4 sxs={sxs} dzp=0 szp=0 ozp=0 ofmt=signed obits=16
+end @0"
+        ))
+    };
+    let dram: Vec<u8> = (1..=12).collect();
+    // element for element: each value doubles
+    let r = simulate(&hw, &prog(0, 1), dram.clone()).unwrap();
+    assert!(r.cycles > 0);
+    // shifted by two entries, or a broadcast inside the destination: refused
+    for (src, sxs) in [(2, 1), (3, 0)] {
+        let e = simulate(&hw, &prog(src, sxs), dram.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("overlaps the destination"), "{e}");
+    }
+    // beside it: fine
+    simulate(&hw, &prog(8, 1), dram).unwrap();
+}
