@@ -6,17 +6,7 @@ mod common;
 
 use qweave_backends::{execute, program};
 use qweave_frontend::files;
-use qweave_ir::{Graph, Tensor};
-
-fn lowered(model: &str) -> Graph {
-    let mut g = qweave_frontend::import_file(&common::root().join("tests/models").join(model))
-        .unwrap_or_else(|e| panic!("{model}: {e}"));
-    let options = qweave_passes::PipelineOptions { verify_each: false };
-    qweave_passes::Pipeline::parse("lower")
-        .and_then(|p| p.run(&mut g, options, |_, _| {}))
-        .unwrap_or_else(|e| panic!("{model}: {e}"));
-    g
-}
+use qweave_ir::Tensor;
 
 fn images(n: usize) -> Vec<Tensor> {
     common::digits(n).0
@@ -32,7 +22,7 @@ fn digits_fixtures_simulate_bit_exactly_layer_by_layer() {
         "digits_w2a2.onnx",
         "digits_w1a1.onnx",
     ] {
-        let g = lowered(model);
+        let g = common::lowered(model);
         let c = program::compile(&g, &hw).unwrap_or_else(|e| panic!("{model}: {e}"));
         assert!(c.layers.len() >= 10, "{model}: {} layers", c.layers.len());
         for x in images(4) {
@@ -49,29 +39,15 @@ fn digits_fixtures_simulate_bit_exactly_layer_by_layer() {
 
 #[test]
 fn the_int8_resnet8_fixture_simulates_bit_exactly() {
-    let g = lowered("bench_resnet_qop.onnx");
+    let g = common::lowered("bench_resnet_qop.onnx");
     let hw = qweave_hw::Target::Sim.preset();
     let c = program::compile(&g, &hw).unwrap_or_else(|e| panic!("{e}"));
-    let file = files::read(&common::root().join("tests/models/bench_input.npz")).unwrap();
-    let x = file
-        .iter()
-        .find(|t| t.name.as_deref() == Some("x"))
-        .unwrap();
-    let inputs = [x.tensor.to_ir().unwrap()];
+    let inputs = [common::resnet_input()];
     let s = execute::simulate(&c, &g, &hw, &inputs).unwrap_or_else(|e| panic!("{e}"));
     execute::check(&c, &g, &inputs, &s.run.dram).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.outputs, qweave_interp::run(&g, &inputs).unwrap());
     // 12.5 M MACs per image, as the interpreter benchmark counts them
     assert_eq!(s.run.macs, 12_501_632);
-}
-
-fn resnet_input() -> Tensor {
-    let file = files::read(&common::root().join("tests/models/bench_input.npz")).unwrap();
-    let x = file
-        .iter()
-        .find(|t| t.name.as_deref() == Some("x"))
-        .unwrap();
-    x.tensor.to_ir().unwrap()
 }
 
 /// The e-graph mapping of every fixture on the simulation and ZU3EG targets: bit-exact layer by layer, within
@@ -89,9 +65,9 @@ fn every_fixture_maps_with_the_egraph_bit_exactly_and_no_slower() {
     ];
     let mut faster = 0;
     for model in models {
-        let g = lowered(model);
+        let g = common::lowered(model);
         let x = if model.starts_with("bench") {
-            resnet_input()
+            common::resnet_input()
         } else {
             images(1).remove(0)
         };
@@ -125,7 +101,7 @@ fn every_fixture_maps_with_the_egraph_bit_exactly_and_no_slower() {
 
 #[test]
 fn a_fixture_with_float_ops_left_is_refused_naming_the_layer() {
-    let g = lowered("digits_qonnx_misc.onnx");
+    let g = common::lowered("digits_qonnx_misc.onnx");
     let e = program::compile(&g, &qweave_hw::Target::Sim.preset()).unwrap_err();
     assert_eq!(e.layer, "conv_a");
     assert!(e.message.contains("not an integer op"), "{e}");

@@ -9,27 +9,8 @@ mod common;
 use qweave_backends::rtl::engine::Engine;
 use qweave_backends::{execute, program};
 use qweave_frontend::files;
-use qweave_ir::{Graph, Tensor};
+use qweave_ir::Tensor;
 use std::io::Write;
-
-fn lowered(model: &str) -> Graph {
-    let mut g = qweave_frontend::import_file(&common::root().join("tests/models").join(model))
-        .unwrap_or_else(|e| panic!("{model}: {e}"));
-    let options = qweave_passes::PipelineOptions { verify_each: false };
-    qweave_passes::Pipeline::parse("lower")
-        .and_then(|p| p.run(&mut g, options, |_, _| {}))
-        .unwrap_or_else(|e| panic!("{model}: {e}"));
-    g
-}
-
-fn resnet_input() -> Tensor {
-    let file = files::read(&common::root().join("tests/models/bench_input.npz")).unwrap();
-    let x = file
-        .iter()
-        .find(|t| t.name.as_deref() == Some("x"))
-        .unwrap();
-    x.tensor.to_ir().unwrap()
-}
 
 #[test]
 fn fixtures_run_in_rtl_bit_exactly_within_5_percent_of_the_cycle_model() {
@@ -43,10 +24,10 @@ fn fixtures_run_in_rtl_bit_exactly_within_5_percent_of_the_cycle_model() {
         ("digits_w4a4.onnx", digits[0].clone()),
         ("digits_w2a2.onnx", digits[1].clone()),
         ("digits_w1a1.onnx", digits[0].clone()),
-        ("bench_resnet_qop.onnx", resnet_input()),
+        ("bench_resnet_qop.onnx", common::resnet_input()),
     ];
     for (model, x) in cases {
-        let g = lowered(model);
+        let g = common::lowered(model);
         let c = program::compile(&g, &hw).unwrap_or_else(|e| panic!("{model}: {e}"));
         let inputs = [x];
         let isa = execute::simulate(&c, &g, &hw, &inputs).unwrap();
@@ -99,17 +80,7 @@ fn dsp_targets_are_refused_with_the_way_out() {
 
 /// Runs `qweave` with the test cache for Verilator models.
 fn qweave_cached(args: &[&str]) -> common::Run {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qweave"))
-        .args(args)
-        .current_dir(common::root())
-        .env("QWEAVE_CACHE", common::root().join(".cache"))
-        .output()
-        .expect("the qweave binary runs");
-    common::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    common::qweave_env(args, &[("QWEAVE_CACHE", &common::root().join(".cache"))])
 }
 
 #[test]

@@ -63,8 +63,14 @@ pub struct Run {
 
 /// Runs the `qweave` binary in the repository root.
 pub fn qweave(args: &[&str]) -> Run {
+    qweave_env(args, &[])
+}
+
+/// Runs the `qweave` binary in the repository root with extra environment variables.
+pub fn qweave_env(args: &[&str], env: &[(&str, &Path)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_qweave"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root())
         .output()
         .expect("the qweave binary runs");
@@ -125,4 +131,25 @@ impl Rng {
         let all = v.all();
         all[(self.next() % all.len() as u64) as usize]
     }
+}
+
+/// A fixture of `tests/models` imported and lowered to the q level.
+pub fn lowered(model: &str) -> qweave_ir::Graph {
+    let mut g = qweave_frontend::import_file(&root().join("tests/models").join(model))
+        .unwrap_or_else(|e| panic!("{model}: {e}"));
+    let options = qweave_passes::PipelineOptions { verify_each: false };
+    qweave_passes::Pipeline::parse("lower")
+        .and_then(|p| p.run(&mut g, options, |_, _| {}))
+        .unwrap_or_else(|e| panic!("{model}: {e}"));
+    g
+}
+
+/// The int8 ResNet-8 fixture's input image (`tests/models/bench_input.npz`).
+pub fn resnet_input() -> qweave_ir::Tensor {
+    let file = qweave_frontend::files::read(&root().join("tests/models/bench_input.npz")).unwrap();
+    let x = file
+        .iter()
+        .find(|t| t.name.as_deref() == Some("x"))
+        .unwrap();
+    x.tensor.to_ir().unwrap()
 }
