@@ -12,9 +12,9 @@ use qweave_frontend::files;
 use qweave_ir::Tensor;
 use std::io::Write;
 
-#[test]
-fn fixtures_run_in_rtl_bit_exactly_within_5_percent_of_the_cycle_model() {
-    let hw = qweave_hw::Target::Sim.preset();
+/// Every fixture on `target`'s preset accelerator: bit-exact, and within 5 % of the model.
+fn fixtures_on(target: qweave_hw::Target) {
+    let hw = target.preset();
     let engine = Engine::build(&hw, &common::root().join(".cache/rtl"), false)
         .unwrap_or_else(|e| panic!("{e}"));
     let digits = common::digits(2).0;
@@ -42,7 +42,8 @@ fn fixtures_run_in_rtl_bit_exactly_within_5_percent_of_the_cycle_model() {
         let err = (rtl.run.cycles as f64 / isa.run.cycles as f64 - 1.0) * 100.0;
         let _ = writeln!(
             std::io::stderr(),
-            "{model}: RTL {} cycles, cycle model {} ({err:+.2} %)",
+            "{} {model}: RTL {} cycles, cycle model {} ({err:+.2} %)",
+            target.name(),
             rtl.run.cycles,
             isa.run.cycles
         );
@@ -54,9 +55,19 @@ fn fixtures_run_in_rtl_bit_exactly_within_5_percent_of_the_cycle_model() {
 }
 
 #[test]
+fn fixtures_run_on_bricks_pes_in_rtl_bit_exactly_within_5_percent_of_the_cycle_model() {
+    fixtures_on(qweave_hw::Target::Sim);
+}
+
+#[test]
+fn fixtures_run_on_dsp_pes_in_rtl_bit_exactly_within_5_percent_of_the_cycle_model() {
+    fixtures_on(qweave_hw::Target::Xczu3eg);
+}
+
+#[test]
 fn accel_sv_is_lint_clean() {
     let verilator = qweave_rtl::Verilator::find().unwrap_or_else(|e| panic!("{e}"));
-    for t in [qweave_hw::Target::Sim, qweave_hw::Target::Ice40up5k] {
+    for t in qweave_hw::Target::ALL {
         let accel =
             qweave_backends::rtl::accel::generate(&t.preset()).unwrap_or_else(|e| panic!("{e}"));
         assert!(accel.futil.contains("component main"));
@@ -72,10 +83,13 @@ fn accel_sv_is_lint_clean() {
 }
 
 #[test]
-fn dsp_targets_are_refused_with_the_way_out() {
-    let e =
-        qweave_backends::rtl::accel::generate(&qweave_hw::Target::Xczu3eg.preset()).unwrap_err();
-    assert!(e.contains("--engine isa"), "{e}");
+fn a_dsp_pe_without_packings_is_refused() {
+    let hw = qweave_hw::HwConfig {
+        packings: Vec::new(),
+        ..qweave_hw::Target::Xczu3eg.preset()
+    };
+    let e = qweave_backends::rtl::accel::generate(&hw).unwrap_err();
+    assert!(e.contains("built with no packing"), "{e}");
 }
 
 /// Runs `qweave` with the test cache for Verilator models.
@@ -173,7 +187,7 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
     ]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("compile the model again"), "{}", r.stderr);
-    // a DSP target's bundle says why it has no RTL yet
+    // a DSP target's bundle runs on its own DSP48E2 array
     let dsp = tmp.join("dsp");
     let r = qweave_cached(&[
         "compile",
@@ -184,13 +198,24 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
         dsp.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(!dsp.join("accel.sv").exists());
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dsp.join("manifest.json")).unwrap()).unwrap();
-    assert!(
-        m["rtl"]["reason"].as_str().unwrap().contains("DSP48E2"),
-        "{m}"
-    );
+    assert_eq!(m["rtl"]["sv"], "accel.sv", "{m}");
+    let sv = std::fs::read_to_string(dsp.join("accel.sv")).unwrap();
+    assert!(sv.contains("module qw_dsp_pe") && sv.contains("filter 3x2"));
+    let r = qweave_cached(&[
+        "simulate",
+        dsp.to_str().unwrap(),
+        "--engine",
+        "rtl",
+        "--check",
+        "-i",
+        x,
+        "-o",
+        y_rtl.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("in RTL (cycle model"), "{}", r.stdout);
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
@@ -277,4 +302,110 @@ fn random_transfers_in_rtl_equal_the_isa_simulator() {
         }
     }
     assert_eq!(pairs, 320);
+}
+
+/// Random `gemm`s on the ZU3EG's DSP48E2 array — every packing the preset builds, signed and
+/// unsigned activations, groups, several filter passes and reduction folds, kernels up to
+/// 3x5, strides and dilations (equal along the row under filter packing, as the ISA
+/// requires), accumulating onto loaded sums or resetting, narrow accumulators that wrap —
+/// each stored back: DRAM after the RTL run equals DRAM after the ISA simulator's.
+#[test]
+fn random_gemms_on_dsp_pes_equal_the_isa_simulator() {
+    use qweave_hw::isa::{Config, Format, Pack};
+    let hw = qweave_hw::Target::Xczu3eg.preset();
+    let engine = Engine::build(&hw, &common::root().join(".cache/rtl"), false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut rng = common::Rng(0x2545_f491_4f6c_dd1d);
+    let (size, out_base) = (400_000usize, 200_000i64);
+    let mut ran = [0usize; 2];
+    for program in 0..6 {
+        let mut text = String::new();
+        let cases = 8;
+        let mut outs = vec![out_base];
+        for k in 0..cases {
+            // a packing the PE is built with, and formats it is legal for
+            let (built, cfg) = loop {
+                let b = hw.packings[rng.int(0, hw.packings.len() as i64 - 1) as usize];
+                let afmt = [Format::Unsigned, Format::Signed][rng.int(0, 1) as usize];
+                let cfg = b.pe.apply(Config {
+                    w: b.mode.w,
+                    a: b.mode.a,
+                    wfmt: Format::Signed,
+                    afmt,
+                    acc_bits: [32, 20, 14][rng.int(0, 2) as usize],
+                    ..Config::zeroed()
+                });
+                if qweave_hw::pe::rate(&hw, &cfg).is_ok() {
+                    break (b, cfg);
+                }
+            };
+            let filter = built.pe.pack == Pack::Filter;
+            ran[usize::from(filter)] += 1;
+            let (groups, cin, m) = (rng.int(1, 2), rng.int(1, 40), rng.int(1, 40));
+            let (kh, kw) = (rng.int(1, 3), rng.int(1, 5));
+            let (sh, dh, sw) = (rng.int(1, 2), rng.int(1, 2), rng.int(1, 2));
+            let dw = if filter { sw } else { rng.int(1, 2) };
+            let (oh, ow) = (rng.int(1, 4), rng.int(1, 12));
+            let ih = (oh - 1) * sh + (kh - 1) * dh + 1 + rng.int(0, 1);
+            let iw = (ow - 1) * sw + (kw - 1) * dw + 1 + rng.int(0, 2);
+            let reset = rng.int(0, 1);
+            let n_inp = groups * cin * ih * iw;
+            let n_wgt = groups * m * cin * kh * kw;
+            let n_acc = groups * m * oh * ow;
+            let (a, w) = (i64::from(cfg.a), i64::from(cfg.w));
+            let afmt = cfg.afmt.name();
+            let load = |buf: &str, fmt: &str, bits: i64, dram: i64, n: i64, flags: &str| {
+                format!(
+                    "load @0 buf={buf} fmt={fmt} bits={bits} pad_top=0 pad_bottom=0 pad_left=0 \
+                     pad_right=0 sram=0 dram={dram} z=1 y=1 x={n} zs=0 ys=0 xs=1 offset=0 \
+                     fill=0 bit=0{flags}\n"
+                )
+            };
+            text += &qweave_hw::isa::text::print_one(&qweave_hw::isa::Instr {
+                deps: Default::default(),
+                layer: 0,
+                op: qweave_hw::isa::Op::Config(cfg),
+            });
+            text.push('\n');
+            let wait = if k == 0 { "" } else { " pop=next" };
+            text += &load("inp", afmt, a, rng.int(0, 100_000), n_inp, wait);
+            text += &load("wgt", "signed", w, rng.int(0, 100_000), n_wgt, " push=next");
+            // (a load into acc runs on the compute queue, after the previous store)
+            text += &load("acc", "signed", 16, rng.int(0, 100_000), n_acc, wait);
+            let more = if k + 1 < cases { "prev," } else { "" };
+            text += &format!(
+                "gemm @0 inp=0 wgt=0 acc=0 groups={groups} cin={cin} ih={ih} iw={iw} m={m} \
+                 oh={oh} ow={ow} kh={kh} kw={kw} sh={sh} sw={sw} dh={dh} dw={dw} reset={reset} \
+                 pop=prev push={more}next\n"
+            );
+            let at = outs[k];
+            text += &format!(
+                "store @0 sram=0 dram={at} fmt=signed bits=32 z=1 y=1 x={n_acc} zs=0 ys=0 xs=1 \
+                 bit=0 pop=prev push=prev\n"
+            );
+            outs.push(at + 4 * n_acc);
+            assert!(*outs.last().unwrap() < size as i64 && n_inp < 100_000 && n_wgt < 100_000);
+        }
+        text += "sync @0 queue=compute pop=next\nend @0\n";
+        let p = qweave_hw::isa::text::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let dram: Vec<u8> = (0..size).map(|_| rng.next() as u8).collect();
+        let isa = qweave_sim::simulate(&hw, &p, dram.clone())
+            .unwrap_or_else(|e| panic!("program {program}: {e}\n{text}"));
+        let rtl = engine
+            .run(&p, &dram, 10 * isa.cycles + 10_000, None)
+            .unwrap_or_else(|e| panic!("program {program}: {e}"));
+        if let Some(b) = (0..size).find(|&b| isa.dram[b] != rtl.dram[b]) {
+            let k = outs
+                .iter()
+                .filter(|&&o| o <= b as i64)
+                .count()
+                .saturating_sub(1);
+            panic!(
+                "program {program}: DRAM byte {b} is {} in RTL, {} in the ISA simulator (the \
+                 sums of gemm {k})\n{text}",
+                rtl.dram[b], isa.dram[b]
+            );
+        }
+    }
+    assert!(ran[0] >= 8 && ran[1] >= 8, "kernel, filter gemms: {ran:?}");
 }

@@ -1,8 +1,9 @@
-//! The DSP48E2 packed multiply-accumulate primitive (`backends/src/rtl/packed_mac.rs`) in
-//! Verilator against the Rust packing model: for every packing the ZU3EG preset builds and the
-//! mapper may build (each mode's four best, 3x3 and 1x1 kernels, unsigned and signed
-//! activations), random operands accumulated up to the packing's depth decode to exactly the
-//! plain sums; every module is clean under `verilator --lint-only -Wall`. Verilator comes from
+//! The DSP48E2 PE (`backends/src/rtl/packed_mac.rs`) in Verilator against the Rust packing
+//! model: one PE built with every packing the ZU3EG preset builds and the mapper may build
+//! (each mode's four best, 3x3 and 1x1 kernels, unsigned and signed activations), each chosen
+//! by its `config` fields; random operands accumulated on the cascade input up to the
+//! packing's depth decode to exactly the plain sums; the PE is clean under `verilator
+//! --lint-only -Wall`. Verilator comes from
 //! `scripts/hw-tools.sh`, which the README's test command runs.
 
 mod common;
@@ -57,46 +58,23 @@ fn packings() -> Vec<Packing> {
     out
 }
 
-/// The test top: operand registers loaded one value at a time, every packing's module, and
-/// the selected one's lanes and sum read back one lane at a time.
-fn top(n: usize, max_w: u32, max_a: u32, max_lanes: u32, ps: &[Packing]) -> String {
-    let mut v = String::new();
-    let _ = writeln!(
-        v,
-        "module qw_pmac_test (\n  input logic clk,\n  input logic [7:0] sel,\n  input logic [1:0] cmd,\n  \
+/// The test top: operand registers loaded one value at a time, the PE built with every
+/// packing under test, its cascade input a register (so products accumulate), and the lanes
+/// read back one at a time.
+fn top(kpm: u32, npm: u32, lm: u32) -> String {
+    format!(
+        "module qw_pmac_test (\n  input logic clk,\n  input logic [39:0] cfg,\n  input logic [1:0] cmd,\n  \
          input logic [5:0] idx,\n  input logic signed [8:0] val,\n  input logic [5:0] lane_idx,\n  \
-         output logic signed [47:0] lane_out,\n  output logic signed [47:0] acc_out\n);\n  \
-         logic [{}:0] w_r;\n  logic [{}:0] a_r;\n  logic signed [47:0] acc_r;\n  \
-         logic signed [47:0] p_all [{n}];\n  logic [{}:0] lanes_all [{n}];",
-        max_w * 9 - 1,
-        max_a * 9 - 1,
-        max_lanes * 48 - 1
-    );
-    for (i, p) in ps.iter().enumerate() {
-        let (kp, np, l) = (
-            u32::from(p.weights),
-            u32::from(p.activations),
-            p.lanes() as u32,
-        );
-        let _ = writeln!(
-            v,
-            "  logic [{}:0] lanes_{i};\n  qw_pmac_{i} u{i} (.w(w_r[{}:0]), .a(a_r[{}:0]), .acc(acc_r), .p(p_all[{i}]), .lanes(lanes_{i}));\n  assign lanes_all[{i}] = {}'(lanes_{i});",
-            l * 48 - 1,
-            kp * 9 - 1,
-            np * 9 - 1,
-            max_lanes * 48
-        );
-    }
-    let _ = writeln!(
-        v,
-        "  logic [{ib}:0] s;\n  assign s = sel[{ib}:0];\n  \
+         output logic signed [47:0] lane_out\n);\n  logic [{}:0] w_r;\n  logic [{}:0] a_r;\n  \
+         logic signed [47:0] acc_r, pcout;\n  logic [{}:0] lanes;\n  \
+         qw_dsp_pe pe (.cfg, .w(w_r), .a(a_r), .pcin(acc_r), .pcout, .lanes);\n  \
          always_ff @(posedge clk) begin\n    case (cmd)\n      2'd0: w_r[{{4'd0, idx}}*9 +: 9] <= val;\n      \
-         2'd1: a_r[{{4'd0, idx}}*9 +: 9] <= val;\n      2'd2: acc_r <= p_all[s];\n      2'd3: acc_r <= '0;\n    \
-         endcase\n  end\n  assign lane_out = lanes_all[s][{{6'd0, lane_idx}}*48 +: 48];\n  assign acc_out = acc_r;\n\
-         endmodule",
-        ib = usize::BITS - (n - 1).max(1).leading_zeros() - 1
-    );
-    v
+         2'd1: a_r[{{4'd0, idx}}*9 +: 9] <= val;\n      2'd2: acc_r <= pcout;\n      2'd3: acc_r <= '0;\n    \
+         endcase\n  end\n  assign lane_out = lanes[{{6'd0, lane_idx}}*48 +: 48];\nendmodule\n",
+        kpm * 9 - 1,
+        npm * 9 - 1,
+        lm * 48 - 1
+    )
 }
 
 const TESTBENCH: &str = r#"
@@ -105,8 +83,8 @@ const TESTBENCH: &str = r#"
 #include <memory>
 #include "Vqw_pmac_test.h"
 #include "verilated.h"
-// Commands on standard input, one per line: `w IDX VAL`, `a IDX VAL`, `step SEL`, `clear`,
-// `read SEL LANES` (prints the lanes, space-separated).
+// Commands on standard input, one per line: `cfg KEY` (the packing fields), `w IDX VAL`,
+// `a IDX VAL`, `step`, `clear`, `read LANES` (prints the lanes, space-separated).
 int main(int argc, char** argv) {
     auto ctx = std::make_unique<VerilatedContext>();
     ctx->commandArgs(argc, argv);
@@ -118,14 +96,15 @@ int main(int argc, char** argv) {
         if (!std::strcmp(op, "w") || !std::strcmp(op, "a")) {
             std::scanf("%lld %lld", &x, &y);
             top->cmd = op[0] == 'w' ? 0 : 1; top->idx = x; top->val = y & 0x1ff; tick();
-        } else if (!std::strcmp(op, "step")) {
+        } else if (!std::strcmp(op, "cfg")) {
             std::scanf("%lld", &x);
-            top->cmd = 2; top->sel = x; tick();
+            top->cfg = x; top->eval();
+        } else if (!std::strcmp(op, "step")) {
+            top->cmd = 2; tick();
         } else if (!std::strcmp(op, "clear")) {
             top->cmd = 3; tick();
         } else if (!std::strcmp(op, "read")) {
-            std::scanf("%lld %lld", &x, &y);
-            top->sel = x;
+            std::scanf("%lld", &y);
             for (long long k = 0; k < y; k++) {
                 top->lane_idx = k; top->eval();
                 long long v = (long long)(top->lane_out << 16) >> 16;
@@ -144,33 +123,22 @@ fn packed_macs_in_verilator_equal_the_packing_model() {
     let verilator = qweave_rtl::Verilator::find().unwrap_or_else(|e| panic!("{e}"));
     let ps = packings();
     assert!(ps.len() >= 12, "{} packings", ps.len());
+    let pes: Vec<pe::PeMode> = ps.iter().map(pe::PeMode::of_packing).collect();
+    let pe_sv = packed_mac::pe(&pes).unwrap_or_else(|e| panic!("{e}"));
     let scratch = common::root().join(".cache/rtl/lint");
-    let mut sources: Vec<(String, String)> = Vec::new();
-    for (i, p) in ps.iter().enumerate() {
-        let name = format!("qw_pmac_{i}");
-        let text = packed_mac::module(&name, p);
-        let file = format!("{name}.sv");
-        verilator
-            .lint(&scratch, &name, &[(file.as_str(), text.clone())])
-            .unwrap_or_else(|e| panic!("{p}: {e}"));
-        sources.push((file, text));
-    }
-    let max_w = ps.iter().map(|p| u32::from(p.weights)).max().unwrap();
-    let max_a = ps.iter().map(|p| u32::from(p.activations)).max().unwrap();
-    let max_lanes = ps.iter().map(|p| p.lanes() as u32).max().unwrap();
-    sources.push((
-        "qw_pmac_test.sv".into(),
-        top(ps.len(), max_w, max_a, max_lanes, &ps),
-    ));
-    let refs: Vec<(&str, String)> = sources
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.clone()))
-        .collect();
+    verilator
+        .lint(&scratch, "qw_dsp_pe", &[("qw_dsp_pe.sv", pe_sv.clone())])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (kpm, npm, lm) = packed_mac::sizes(&pes);
+    let sources = [
+        ("qw_dsp_pe.sv", pe_sv),
+        ("qw_pmac_test.sv", top(kpm, npm, lm)),
+    ];
     let model = verilator
         .build(
             &common::root().join(".cache/rtl"),
             "qw_pmac_test",
-            &refs,
+            &sources,
             TESTBENCH,
             &[],
         )
@@ -179,7 +147,8 @@ fn packed_macs_in_verilator_equal_the_packing_model() {
     let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
     let mut input = String::new();
     let mut want: Vec<Vec<i64>> = Vec::new();
-    for (i, p) in ps.iter().enumerate() {
+    for (p, &pe) in ps.iter().zip(&pes) {
+        let _ = writeln!(input, "cfg {}", packed_mac::key(pe));
         for round in 0..40 {
             let depth = p.depth().min(16);
             let n = if round == 0 {
@@ -198,7 +167,7 @@ fn packed_macs_in_verilator_equal_the_packing_model() {
                 for (j, v) in a.iter().enumerate() {
                     let _ = writeln!(input, "a {j} {v}");
                 }
-                let _ = writeln!(input, "step {i}");
+                input.push_str("step\n");
                 for (s, l) in sums.iter_mut().zip(p.reference(&w, &a)) {
                     *s += l;
                 }
@@ -208,7 +177,7 @@ fn packed_macs_in_verilator_equal_the_packing_model() {
             for j in 0..p.weights {
                 let _ = writeln!(input, "w {j} 0");
             }
-            let _ = writeln!(input, "read {i} {}", p.lanes());
+            let _ = writeln!(input, "read {}", p.lanes());
             want.push(sums);
         }
     }

@@ -107,9 +107,11 @@ pub fn cost(c: &HwConfig, rate: Rate, op: &Op) -> Cost {
             let steps = match rate.pack {
                 // one product per lane: `kp` filters on a column, `np` columns of a row
                 Pack::Kernel => oh * ow.div_ceil(np) * k.div_ceil(rows) * m.div_ceil(cols * kp),
-                // `kp` taps of a kernel row over `np` neighbouring output columns
+                // `kp` taps of a kernel row over windows of `np` neighbouring inputs: the
+                // `kp + np - 1` lanes of a window add into as many outputs, so a row of `ow`
+                // outputs, which reads `ow + kp - 1` inputs, takes that many over `np` windows
                 Pack::Filter => {
-                    oh * ow.div_ceil(np)
+                    oh * (ow + kp - 1).div_ceil(np)
                         * (cin * kh * kw.div_ceil(kp)).div_ceil(rows)
                         * m.div_ceil(cols)
                 }
@@ -285,9 +287,10 @@ mod tests {
         // two filters per DSP help only with more than 16 filters; two columns always do
         assert_eq!(at(Pack::Kernel, 2, 1), 64 * 9);
         assert_eq!(at(Pack::Kernel, 1, 2), 32 * 9);
-        // 3 taps by 2 columns: 3 packed multiplies per channel and kernel row pair up
-        assert_eq!(at(Pack::Filter, 3, 2), 32 * 3);
-        // 2 taps cover a 3-tap row in 2 multiplies
+        // 3 taps over windows of 2 inputs: a row of 8 outputs reads 10 inputs in 5 windows,
+        // and the 16 x 3 tap groups fold onto the 16 rows 3 times
+        assert_eq!(at(Pack::Filter, 3, 2), 8 * 5 * 3);
+        // 2 taps cover a 3-tap row in 2 groups; 9 inputs in 3 windows of 3
         assert_eq!(at(Pack::Filter, 2, 3), 8 * 3 * 6);
         let wide = Gemm { m: 32, ..g };
         let r = Rate {

@@ -1,22 +1,31 @@
 //! The accelerator for one [`HwConfig`] as hardware: `accel.futil`, the Calyx controller
 //! (fetch, decode, the three queues and their dependency tokens) with the datapath linked in
-//! as SystemVerilog primitives (`sv/`: the memories, the bricks PE array with its 2-stage
-//! input buffer and partial-sum sorter, the post-processing unit, the DRAM transfer engine),
-//! and `accel.sv`, everything compiled to one SystemVerilog file by the Calyx compiler, in
-//! process, with calyx-stdlib's primitives written out for it at run time.
+//! as SystemVerilog primitives (`sv/`: the memories, the PE array — bricks PEs, or DSP48E2
+//! PEs with the packings the configuration lists (`packed_mac.rs` generates that PE) — with
+//! its 2-stage input buffer and partial-sum sorter, the post-processing unit, the DRAM
+//! transfer engine), and `accel.sv`, everything compiled to one SystemVerilog file by the
+//! Calyx compiler, in process, with calyx-stdlib's primitives written out for it at run time.
 
+use super::packed_mac;
 use qweave_hw::{HwConfig, PeKind};
 use std::path::{Path, PathBuf};
 
 /// The controller's Calyx, with `$` parameters.
 const CONTROLLER: &str = include_str!("accel.futil");
 
-/// The datapath primitives, in the order `accel.sv` holds them.
-pub const PRIMITIVES: [(&str, &str); 9] = [
-    ("qw_xfer.sv", include_str!("sv/qw_xfer.sv")),
+/// The array's primitives for bricks PEs.
+const BRICKS_ARRAY: [(&str, &str); 3] = [
     ("qw_brick_routes.sv", include_str!("sv/qw_brick_routes.sv")),
     ("qw_spe.sv", include_str!("sv/qw_spe.sv")),
     ("qw_gemm.sv", include_str!("sv/qw_gemm.sv")),
+];
+
+/// The array for DSP48E2 PEs (the PE itself is generated: `packed_mac::pe`).
+const DSP_ARRAY: (&str, &str) = ("qw_gemm_dsp.sv", include_str!("sv/qw_gemm_dsp.sv"));
+
+/// The datapath primitives besides the array, in the order `accel.sv` holds them.
+pub const PRIMITIVES: [(&str, &str); 6] = [
+    ("qw_xfer.sv", include_str!("sv/qw_xfer.sv")),
     ("qw_post.sv", include_str!("sv/qw_post.sv")),
     ("qw_core.sv", include_str!("sv/qw_core.sv")),
     ("qw_fifo.sv", include_str!("sv/qw_fifo.sv")),
@@ -39,12 +48,14 @@ pub struct Accel {
 }
 
 /// The sizes the datapath is built with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Params {
     pub rows: u32,
     pub cols: u32,
-    /// Products per PE in the narrowest mode.
+    /// Products per PE in the narrowest mode (bricks PEs).
     pub products: u32,
+    /// The DSP packings the PEs are built with (none for bricks PEs).
+    pub packings: Vec<qweave_hw::pe::PeMode>,
     pub acc_bits: u32,
     /// Operand slots of the input buffer (both halves) and of the weight buffer: as many as
     /// the narrowest mode holds.
@@ -63,14 +74,16 @@ impl Params {
     /// The datapath for `hw`, or why the RTL cannot build it.
     pub fn of(hw: &HwConfig) -> Result<Params, String> {
         hw.validate().map_err(|e| e.to_string())?;
-        if hw.pe != PeKind::Lut {
-            return Err(format!(
-                "the RTL builds bricks (LUT) PEs so far; target {} has DSP48E2 PEs — use the \
-                 ISA engine (`--engine isa`) for it",
-                hw.target
-            ));
+        let mut packings = Vec::new();
+        for p in &hw.packings {
+            if hw.pe == PeKind::Dsp48e2 && !packings.contains(&p.pe) {
+                packings.push(p.pe);
+            }
         }
-        for m in &hw.modes {
+        if hw.pe == PeKind::Dsp48e2 {
+            packed_mac::pe(&packings)?;
+        }
+        for m in hw.modes.iter().filter(|_| hw.pe == PeKind::Lut) {
             let bricks = u32::from(m.mode.w.div_ceil(2)) * u32::from(m.mode.a.div_ceil(2));
             let fused = qweave_hw::multiply::BRICKS_PER_PE / bricks;
             if m.macs_per_cycle != fused {
@@ -94,11 +107,15 @@ impl Params {
             .map(|m| u32::from(m.mode.w))
             .min()
             .unwrap_or(8);
-        let products = hw.modes.iter().map(|m| m.macs_per_cycle).max().unwrap_or(1);
+        let products = match hw.pe {
+            PeKind::Lut => hw.modes.iter().map(|m| m.macs_per_cycle).max().unwrap_or(1),
+            PeKind::Dsp48e2 => 1,
+        };
         Ok(Params {
             rows: hw.rows,
             cols: hw.cols,
             products,
+            packings,
             acc_bits: u32::from(hw.acc_bits),
             inp_entries: 2 * hw.rows * hw.input_bank_bytes * 8 / min_a,
             wgt_entries: hw.cols * hw.weight_bank_bytes * 8 / min_w,
@@ -111,12 +128,21 @@ impl Params {
         })
     }
 
+    /// The DSP PE's most weights, activations and lanes (zeros for bricks PEs).
+    pub fn dsp_sizes(&self) -> (u32, u32, u32) {
+        packed_mac::sizes(&self.packings)
+    }
+
     /// `qw_core`'s parameters, in its order.
     fn core(&self) -> String {
+        let (kpm, npm, lanes) = self.dsp_sizes();
         [
             self.rows,
             self.cols,
             self.products,
+            kpm,
+            npm,
+            lanes.max(1),
             self.acc_bits,
             self.inp_entries,
             self.wgt_entries,
@@ -142,13 +168,16 @@ pub fn futil(p: &Params) -> String {
         .replace("$QLOG", &QUEUE_DEPTH.trailing_zeros().to_string())
 }
 
-/// The datapath primitives as the one file the Calyx program links.
-fn primitives() -> String {
-    PRIMITIVES
-        .iter()
-        .map(|(_, text)| *text)
-        .collect::<Vec<_>>()
-        .join("\n")
+/// The datapath primitives for `p` as the one file the Calyx program links: the array's
+/// (bricks, or the generated DSP PE and its array), then the rest.
+fn primitives(p: &Params) -> Result<String, String> {
+    let mut parts: Vec<String> = if p.packings.is_empty() {
+        BRICKS_ARRAY.iter().map(|(_, t)| t.to_string()).collect()
+    } else {
+        vec![packed_mac::pe(&p.packings)?, DSP_ARRAY.1.to_string()]
+    };
+    parts.extend(PRIMITIVES.iter().map(|(_, t)| t.to_string()));
+    Ok(parts.join("\n"))
 }
 
 /// A scratch directory removed when dropped.
@@ -231,7 +260,7 @@ pub fn compile_calyx(futil: &str, externs: &str) -> Result<String, String> {
 pub fn generate(hw: &HwConfig) -> Result<Accel, String> {
     let params = Params::of(hw)?;
     let futil = futil(&params);
-    let body = compile_calyx(&futil, &primitives())?;
+    let body = compile_calyx(&futil, &primitives(&params)?)?;
     let sv = format!(
         "// accel.sv: the accelerator qweave generated for target {} ({}x{} array), compiled \
          from accel.futil.\n\

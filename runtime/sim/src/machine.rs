@@ -4,8 +4,8 @@
 use qweave_hw::HwConfig;
 use qweave_hw::isa::packing::{self, fits, valid_width};
 use qweave_hw::isa::{
-    Alu, AluOp, Buf, Clamp, Config, Format, Gemm, Load, Lut, Op, Pool, PoolKind, Queue, Requant,
-    Store, Threshold,
+    Alu, AluOp, Buf, Clamp, Config, Format, Gemm, Load, Lut, Op, Pack, Pool, PoolKind, Queue,
+    Requant, Store, Threshold,
 };
 
 /// The mode a queue last configured, with the PE's rate in it.
@@ -263,6 +263,14 @@ impl<'c> Machine<'c> {
         let a = self.compute.ok_or("gemm before any config")?.config;
         if [g.kh, g.kw, g.sh, g.sw, g.dh, g.dw].contains(&0) {
             return Err("kernel, stride and dilation must be at least 1".into());
+        }
+        // a filter-packed window reads inputs `(x0 + tap) * sw`, each tap's input only when
+        // the row's stride is its dilation
+        if a.pack == Pack::Filter && g.kw > 1 && g.sw != g.dw {
+            return Err(format!(
+                "filter packing needs the row's stride and dilation equal, found sw={} dw={}",
+                g.sw, g.dw
+            ));
         }
         let window = |o: u16, s: u8, k: u8, d: u8| {
             (u64::from(o.max(1)) - 1) * u64::from(s) + (u64::from(k) - 1) * u64::from(d)

@@ -385,3 +385,25 @@ end @0"
     // beside it: fine
     simulate(&hw, &prog(8, 1), dram).unwrap();
 }
+
+#[test]
+fn filter_packing_needs_the_row_stride_equal_to_its_dilation() {
+    let hw = Target::Xczu3eg.preset();
+    let prog = |sw: u8, dw: u8, kw: u8| {
+        asm(&format!(
+            "config @0 w=4 a=4 wfmt=signed afmt=unsigned acc_bits=32 pack=filter kp=3 np=2 lane=11 wport=a
+gemm @0 inp=0 wgt=0 acc=0 groups=1 cin=1 ih=1 iw=9 m=1 oh=1 ow=2 kh=1 kw={kw} sh=1 sw={sw} dh=1 dw={dw} reset=1
+end @0"
+        ))
+    };
+    for (sw, dw, kw) in [(1, 1, 3), (2, 2, 3), (2, 1, 1)] {
+        simulate(&hw, &prog(sw, dw, kw), vec![]).unwrap_or_else(|e| panic!("{sw} {dw}: {e}"));
+    }
+    let e = simulate(&hw, &prog(2, 1, 3), vec![])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("stride and dilation equal, found sw=2 dw=1"),
+        "{e}"
+    );
+}

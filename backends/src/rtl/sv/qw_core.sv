@@ -1,5 +1,6 @@
 // qw_core: the accelerator's datapath — the five memories (input ping-pong buffer, weight
-// buffer, accumulators, parameters, activation table), the array (qw_gemm), the
+// buffer, accumulators, parameters, activation table), the array (qw_gemm for bricks PEs,
+// qw_gemm_dsp for DSP48E2 PEs when KPM > 0), the
 // post-processing unit (qw_post) and the DRAM transfer engine (qw_xfer) — behind one port per
 // queue. A queue raises `go` with an instruction and holds it until `done`; the controller
 // (Calyx) decides when each queue may go. The three queues share the transfer engine, which
@@ -8,7 +9,13 @@
 module qw_core #(
     parameter int ROWS = 8,
     parameter int COLS = 8,
-    parameter int P = 16,
+    // an array of bricks PEs reads P, one of DSP PEs KPM and NPM (the other stays unused)
+    /* verilator lint_off UNUSEDPARAM */
+    parameter int P = 16,      // bricks PEs: products per PE in the narrowest mode
+    parameter int KPM = 0,     // DSP PEs: the most weights, activations and lanes of any
+    parameter int NPM = 0,     // packing they are built with (0: bricks PEs)
+    /* verilator lint_on UNUSEDPARAM */
+    parameter int L = 1,       // results per column and step
     parameter int ACC_BITS = 32,
     parameter int INP_N = 1024,
     parameter int WGT_N = 1024,
@@ -58,6 +65,7 @@ module qw_core #(
   logic [1:0] cfg_wfmt, cfg_afmt;
   logic [5:0] cfg_acc_bits;
   logic cfg_xnor;
+  logic [39:0] cfg_pe;  // the packing fields: pack, kp, np, lane, wport
 
   wire [7:0] lq_op = lq_insn[7:0];
   wire [7:0] cq_op = cq_insn[7:0];
@@ -92,14 +100,31 @@ module qw_core #(
       .m_rreq, .m_raddr, .m_rvalid, .m_rdata, .m_wreq, .m_waddr, .m_wdata, .m_wmask, .m_wack);
 
   logic g_done;
-  logic [COLS-1:0] ga_en;
-  logic [31:0] ga_addr [COLS];
-  logic signed [ACC_BITS-1:0] ga_val [COLS];
-  qw_gemm #(.ROWS(ROWS), .COLS(COLS), .P(P), .ACC_BITS(ACC_BITS), .INP_N(INP_N),
-            .WGT_N(WGT_N), .ACC_N(ACC_N)) gemm (
-      .clk, .reset, .go(cq_gemm), .insn(cq_insn), .done(g_done),
-      .cfg_w, .cfg_a, .cfg_wfmt, .cfg_afmt, .cfg_acc_bits, .cfg_xnor,
-      .inp_mem, .wgt_mem, .acc_mem, .a_en(ga_en), .a_addr(ga_addr), .a_val(ga_val));
+  logic [COLS*L-1:0] ga_en;
+  logic [31:0] ga_addr [COLS*L];
+  logic signed [ACC_BITS-1:0] ga_val [COLS*L];
+  if (KPM > 0) begin : dsp
+    // the widths only matter to bricks PEs
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [7:0] unused_widths = {cfg_w, cfg_a};
+    wire unused_xnor = cfg_xnor;
+    /* verilator lint_on UNUSEDSIGNAL */
+    qw_gemm_dsp #(.ROWS(ROWS), .COLS(COLS), .KPM(KPM), .NPM(NPM), .L(L), .ACC_BITS(ACC_BITS),
+                  .INP_N(INP_N), .WGT_N(WGT_N), .ACC_N(ACC_N)) gemm (
+        .clk, .reset, .go(cq_gemm), .insn(cq_insn), .done(g_done),
+        .cfg_wfmt, .cfg_afmt, .cfg_acc_bits, .cfg_pe,
+        .inp_mem, .wgt_mem, .acc_mem, .a_en(ga_en), .a_addr(ga_addr), .a_val(ga_val));
+  end else begin : bricks
+    // the packing fields besides xnor only matter to DSP PEs
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [39:0] unused_pe = cfg_pe;
+    /* verilator lint_on UNUSEDSIGNAL */
+    qw_gemm #(.ROWS(ROWS), .COLS(COLS), .P(P), .ACC_BITS(ACC_BITS), .INP_N(INP_N),
+              .WGT_N(WGT_N), .ACC_N(ACC_N)) gemm (
+        .clk, .reset, .go(cq_gemm), .insn(cq_insn), .done(g_done),
+        .cfg_w, .cfg_a, .cfg_wfmt, .cfg_afmt, .cfg_acc_bits, .cfg_xnor,
+        .inp_mem, .wgt_mem, .acc_mem, .a_en(ga_en), .a_addr(ga_addr), .a_val(ga_val));
+  end
 
   logic p_done;
   logic [LANES-1:0] pa_en;
@@ -128,6 +153,7 @@ module qw_core #(
         cfg_afmt <= cq_insn[57:56];
         cfg_acc_bits <= cq_insn[69:64];
         cfg_xnor <= cq_insn[79:72] == 8'd1;
+        cfg_pe <= cq_insn[111:72];
       end
       if (owner == 0 && !x_done) begin
         if (lq_xfer) owner <= 2'd1;
@@ -142,9 +168,10 @@ module qw_core #(
   assign t_go = {sq_go, cq_go, lq_go};
   assign t_done = {sq_done, cq_done, lq_done};
 
-  // memory writes
-  always_ff @(posedge clk) begin
-    for (int l = 0; l < V; l++) begin
+  // memory writes, one block per write port (the program's tokens keep the units of different
+  // queues off each other's entries, so no two ports write one entry in a cycle)
+  for (genvar l = 0; l < V; l++) begin : xfer_port
+    always_ff @(posedge clk) begin
       if (xw_en[l]) begin
         case (xw_buf)
           INP: inp_mem[(xw_addr + 32'(l)) % INP_N] <= xw_val[l][7:0];
@@ -155,7 +182,11 @@ module qw_core #(
         endcase
       end
     end
-    for (int c = 0; c < COLS; c++) if (ga_en[c]) acc_mem[ga_addr[c] % ACC_N] <= ga_val[c];
-    for (int l = 0; l < LANES; l++) if (pa_en[l]) acc_mem[pa_addr[l] % ACC_N] <= pa_val[l];
+  end
+  for (genvar k = 0; k < COLS*L; k++) begin : gemm_port
+    always_ff @(posedge clk) if (ga_en[k]) acc_mem[ga_addr[k] % ACC_N] <= ga_val[k];
+  end
+  for (genvar l = 0; l < LANES; l++) begin : post_port
+    always_ff @(posedge clk) if (pa_en[l]) acc_mem[pa_addr[l] % ACC_N] <= pa_val[l];
   end
 endmodule
