@@ -6,7 +6,7 @@
 
 mod common;
 
-use qweave_backends::rtl::accel::PRIMITIVES;
+use qweave_backends::rtl::accel::BRICKS_ARRAY;
 use qweave_hw::multiply::{BRICKS_PER_PE, Values, fused_product, products_per_pe};
 use std::fmt::Write;
 
@@ -60,7 +60,7 @@ fn the_bricks_pe_equals_the_fused_product_model() {
     assert_eq!(BRICKS_PER_PE, 16, "the testbench drives 16 operand pairs");
     let verilator = qweave_rtl::Verilator::find().unwrap_or_else(|e| panic!("{e}"));
     let part = |name: &str| {
-        PRIMITIVES
+        BRICKS_ARRAY
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(n, t)| (n.to_string(), t.to_string()))

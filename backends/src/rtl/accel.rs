@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const CONTROLLER: &str = include_str!("accel.futil");
 
 /// The array's primitives for bricks PEs.
-const BRICKS_ARRAY: [(&str, &str); 3] = [
+pub const BRICKS_ARRAY: [(&str, &str); 3] = [
     ("qw_brick_routes.sv", include_str!("sv/qw_brick_routes.sv")),
     ("qw_spe.sv", include_str!("sv/qw_spe.sv")),
     ("qw_gemm.sv", include_str!("sv/qw_gemm.sv")),
@@ -24,7 +24,9 @@ const BRICKS_ARRAY: [(&str, &str); 3] = [
 const DSP_ARRAY: (&str, &str) = ("qw_gemm_dsp.sv", include_str!("sv/qw_gemm_dsp.sv"));
 
 /// The datapath primitives besides the array, in the order `accel.sv` holds them.
-pub const PRIMITIVES: [(&str, &str); 6] = [
+pub const PRIMITIVES: [(&str, &str); 8] = [
+    ("qw_gemm_insn.sv", include_str!("sv/qw_gemm_insn.sv")),
+    ("qw_gemm_ctl.sv", include_str!("sv/qw_gemm_ctl.sv")),
     ("qw_xfer.sv", include_str!("sv/qw_xfer.sv")),
     ("qw_post.sv", include_str!("sv/qw_post.sv")),
     ("qw_core.sv", include_str!("sv/qw_core.sv")),

@@ -12,8 +12,8 @@
 //! sign-extended to 48 bits, lane `k` at bits `48k .. 48k+47` (zero past the packing's lanes,
 //! and everywhere under a packing the PE is not built with).
 
-use qweave_hw::isa::{MulPort, Pack};
-use qweave_hw::multiply::{DSP48E2, Layout, Packing, Port, Values};
+use qweave_hw::isa::{Config, Format, MulPort, Pack};
+use qweave_hw::multiply::{Layout, Packing, Port};
 use qweave_hw::pe::PeMode;
 use std::fmt::Write;
 
@@ -52,23 +52,10 @@ fn packer(bus: &str, shifts: &[u32]) -> String {
 
 /// The hardware shape of a DSP packing (the operands' values do not change the circuit).
 pub fn shape(pe: PeMode) -> Option<Packing> {
-    let layout = match pe.pack {
-        Pack::Kernel => Layout::Kernel,
-        Pack::Filter => Layout::Filter,
-        Pack::Bricks | Pack::Xnor => return None,
-    };
-    Some(Packing {
-        multiplier: DSP48E2,
-        layout,
-        weights: pe.kp,
-        activations: pe.np,
-        lane_bits: pe.lane,
-        weights_on: match pe.wport {
-            MulPort::A => Port::A,
-            MulPort::B => Port::B,
-        },
-        w: Values::Bipolar,
-        a: Values::Bipolar,
+    pe.packing(&Config {
+        wfmt: Format::Bipolar,
+        afmt: Format::Bipolar,
+        ..Config::zeroed()
     })
 }
 

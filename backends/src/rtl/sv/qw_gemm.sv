@@ -41,28 +41,14 @@ module qw_gemm #(
   localparam int DEPTH = 4;  // registers from the step counters to the column sums
   localparam int SUM = 48;
 
-  // the instruction word also holds the opcode, flags and reserved bytes
-  /* verilator lint_off UNUSEDSIGNAL */
-  logic [511:0] I;
-  /* verilator lint_on UNUSEDSIGNAL */
-  logic busy;
-  wire [31:0] f_inp = I[8*4 +: 32];
-  wire [31:0] f_wgt = I[8*8 +: 32];
-  wire [31:0] f_acc = I[8*12 +: 32];
-  wire [15:0] groups = I[8*16 +: 16];
-  wire [15:0] cin = I[8*18 +: 16];
-  wire [15:0] ih = I[8*20 +: 16];
-  wire [15:0] iw = I[8*22 +: 16];
-  wire [15:0] m = I[8*24 +: 16];
-  wire [15:0] oh = I[8*26 +: 16];
-  wire [15:0] ow = I[8*28 +: 16];
-  wire [7:0] kh = I[8*30 +: 8];
-  wire [7:0] kw = I[8*31 +: 8];
-  wire [7:0] sh = I[8*32 +: 8];
-  wire [7:0] sw = I[8*33 +: 8];
-  wire [7:0] dh = I[8*34 +: 8];
-  wire [7:0] dw_ = I[8*35 +: 8];
-  wire reset_sums = I[8*36];
+  logic [511:0] I;  // the instruction, latched
+  logic setup, issuing;
+  logic [31:0] f_inp, f_wgt, f_acc;
+  logic [15:0] groups, cin, ih, iw, m, oh, ow;
+  logic [7:0] kh, kw, sh, sw, dh, dw_;
+  logic reset_sums;
+  qw_gemm_insn fields (.I, .f_inp, .f_wgt, .f_acc, .groups, .cin, .ih, .iw, .m, .oh, .ow, .kh,
+                       .kw, .sh, .sw, .dh, .dw(dw_), .reset_sums);
 
   // the mode
   wire [2:0] wd = 3'((cfg_w + 4'd1) >> 1);
@@ -81,13 +67,11 @@ module qw_gemm #(
   // step counters
   logic [15:0] g, mf, i, j;
   logic [31:0] kf_base;      // first reduction index of the fold
-  logic issuing;
   logic [R-1:0][31:0] l_c;   // each lane's channel, kernel row and column
   logic [R-1:0][7:0]  l_y;
   logic [R-1:0][7:0]  l_x;
   logic [31:0] r_c;          // Rk in mixed radix
   logic [7:0]  r_y, r_x;
-  logic first;               // the cycle after start: set up the lanes
 
   wire last_j = j + 1 == ow;
   wire last_i = i + 1 == oh;
@@ -201,23 +185,14 @@ module qw_gemm #(
     end
   end
 
-  // sequencing
-  logic [3:0] drain;
+  // sequencing: qw_gemm_ctl latches the instruction and drains the pipeline; the step
+  // counters are set in its setup cycle and stepped while it issues
+  qw_gemm_ctl #(.DEPTH(DEPTH)) ctl (
+      .clk, .reset, .go, .insn, .done, .I, .setup, .issuing,
+      .empty(groups == 0 || m == 0 || oh == 0 || ow == 0 || K == 0),
+      .last(last_j && last_i && last_k && last_m && last_g));
   always_ff @(posedge clk) begin
-    done <= 0;
-    if (reset) begin
-      busy <= 0;
-      issuing <= 0;
-      first <= 0;
-    end else if (!busy) begin
-      if (go && !done) begin
-        I <= insn;
-        busy <= 1;
-        first <= 1;
-        issuing <= 0;
-      end
-    end else if (first) begin
-      first <= 0;
+    if (setup) begin
       g <= 0;
       mf <= 0;
       i <= 0;
@@ -231,8 +206,6 @@ module qw_gemm #(
         l_y[l] <= 8'((kof(l) / 32'(kw)) % 32'(kh));
         l_x[l] <= 8'(kof(l) % 32'(kw));
       end
-      issuing <= groups != 0 && m != 0 && oh != 0 && ow != 0 && K != 0;
-      drain <= 4'(DEPTH + 1);
     end else if (issuing) begin
       j <= j + 1;
       if (last_j) begin
@@ -265,16 +238,9 @@ module qw_gemm #(
             if (last_m) begin
               mf <= 0;
               g <= g + 1;
-              if (last_g) issuing <= 0;
             end
           end
         end
-      end
-    end else begin
-      drain <= drain - 1;
-      if (drain == 1) begin
-        busy <= 0;
-        done <= 1;
       end
     end
   end

@@ -54,28 +54,14 @@ module qw_gemm_dsp #(
   localparam int DEPTH = 4;  // registers from the step counters to the column sums
   localparam int SUM = 48;
 
-  // the instruction word also holds the opcode, flags and reserved bytes
-  /* verilator lint_off UNUSEDSIGNAL */
-  logic [511:0] I;
-  /* verilator lint_on UNUSEDSIGNAL */
-  logic busy;
-  wire [31:0] f_inp = I[8*4 +: 32];
-  wire [31:0] f_wgt = I[8*8 +: 32];
-  wire [31:0] f_acc = I[8*12 +: 32];
-  wire [15:0] groups = I[8*16 +: 16];
-  wire [15:0] cin = I[8*18 +: 16];
-  wire [15:0] ih = I[8*20 +: 16];
-  wire [15:0] iw = I[8*22 +: 16];
-  wire [15:0] m = I[8*24 +: 16];
-  wire [15:0] oh = I[8*26 +: 16];
-  wire [15:0] ow = I[8*28 +: 16];
-  wire [7:0] kh = I[8*30 +: 8];
-  wire [7:0] kw = I[8*31 +: 8];
-  wire [7:0] sh = I[8*32 +: 8];
-  wire [7:0] sw = I[8*33 +: 8];
-  wire [7:0] dh = I[8*34 +: 8];
-  wire [7:0] dw_ = I[8*35 +: 8];
-  wire reset_sums = I[8*36];
+  logic [511:0] I;  // the instruction, latched
+  logic setup, issuing;
+  logic [31:0] f_inp, f_wgt, f_acc;
+  logic [15:0] groups, cin, ih, iw, m, oh, ow;
+  logic [7:0] kh, kw, sh, sw, dh, dw_;
+  logic reset_sums;
+  qw_gemm_insn fields (.I, .f_inp, .f_wgt, .f_acc, .groups, .cin, .ih, .iw, .m, .oh, .ow, .kh,
+                       .kw, .sh, .sw, .dh, .dw(dw_), .reset_sums);
 
   // the packing (the lane width and port only matter to the PEs)
   /* verilator lint_off UNUSEDSIGNAL */
@@ -95,13 +81,11 @@ module qw_gemm_dsp #(
   logic [15:0] g, mf, i;
   logic [31:0] x0;           // the window's first pixel (kernel) or input (filter)
   logic [31:0] kf_base;      // the fold's first reduction index
-  logic issuing;
   logic [ROWS-1:0][31:0] r_c;  // each row's channel, kernel row and column (or tap group)
   logic [ROWS-1:0][7:0]  r_y;
   logic [ROWS-1:0][7:0]  r_x;
   logic [31:0] s_c;          // ROWS in mixed radix
   logic [7:0]  s_y, s_x;
-  logic first;               // the cycle after start: set up the rows
 
   wire last_x = x0 + np >= span;
   wire last_i = i + 1 == oh;
@@ -116,35 +100,52 @@ module qw_gemm_dsp #(
   logic [COLS-1:0][ROWS-1:0][KPM-1:0] w_live;
   logic [COLS*L-1:0] o_live, o_fresh;
   logic [COLS*L-1:0][31:0] out_addr;
+  // a weight's address is its column's part (filter and tap offset) plus its row's (the
+  // reduction index), so the ROWS x COLS x KPM addresses are one add each
+  logic [31:0] w_row [ROWS];
+  logic [ROWS-1:0] row_live;
+  logic [ROWS-1:0][KPM-1:0] tap_ok;
+  logic [31:0] w_col [COLS][KPM];
+  logic [COLS-1:0][KPM-1:0] col_live;
   always_comb begin
     logic [31:0] plane, base, row, t, x, o, tap;
     plane = 32'(ih) * 32'(iw);
     base = f_acc + 32'(g) * 32'(m) * 32'(oh) * 32'(ow);
     for (int r = 0; r < ROWS; r++) begin
       t = kf_base + 32'(r);
+      row_live[r] = issuing && t < KR;
       row = f_inp + (32'(g) * 32'(cin) + r_c[r]) * plane
           + (32'(i) * 32'(sh) + 32'(r_y[r]) * 32'(dh)) * 32'(iw);
       for (int n = 0; n < NPM; n++) begin
         if (filt) begin
           x = (x0 + 32'(r_x[r]) * kp + 32'(n)) * 32'(sw);
-          a_live[r][n] = issuing && t < KR && 32'(n) < np && x < 32'(iw);
+          a_live[r][n] = row_live[r] && 32'(n) < np && x < 32'(iw);
           ra[r][n] = row + x;
         end else begin
           x = x0 + 32'(n);
-          a_live[r][n] = issuing && t < KR && 32'(n) < np && x < 32'(ow);
+          a_live[r][n] = row_live[r] && 32'(n) < np && x < 32'(ow);
           ra[r][n] = row + x * 32'(sw) + 32'(r_x[r]) * 32'(dw_);
         end
       end
-      for (int c = 0; c < COLS; c++) begin
+      // filter: weight j of the row's tap group is tap r_x*kp + kp-1-j (reversed); kernel:
+      // every weight is at reduction index t
+      tap = 32'(r_x[r]) * kp + kp - 1;
+      w_row[r] = filt ? (r_c[r] * 32'(kh) + 32'(r_y[r])) * 32'(kw) + tap : t;
+      for (int j = 0; j < KPM; j++) tap_ok[r][j] = !filt || tap - 32'(j) < 32'(kw);
+    end
+    // filter: column c holds filter mf*COLS + c; kernel: filters (mf*COLS + c)*kp + j
+    for (int c = 0; c < COLS; c++) begin
+      for (int j = 0; j < KPM; j++) begin
+        o = filt ? 32'(mf) * COLS + 32'(c) : (32'(mf) * COLS + 32'(c)) * kp + 32'(j);
+        col_live[c][j] = 32'(j) < kp && o < 32'(m);
+        w_col[c][j] = f_wgt + (32'(g) * 32'(m) + o) * K - (filt ? 32'(j) : 32'd0);
+      end
+    end
+    for (int c = 0; c < COLS; c++) begin
+      for (int r = 0; r < ROWS; r++) begin
         for (int j = 0; j < KPM; j++) begin
-          // filter: filter mf*COLS + c, its tap r_x*kp + kp-1-j; kernel: filter
-          // (mf*COLS + c)*kp + j at reduction index t
-          o = filt ? 32'(mf) * COLS + 32'(c) : (32'(mf) * COLS + 32'(c)) * kp + 32'(j);
-          tap = 32'(r_x[r]) * kp + kp - 1 - 32'(j);
-          w_live[c][r][j] = issuing && t < KR && 32'(j) < kp && o < 32'(m)
-                          && (!filt || tap < 32'(kw));
-          rw[c][r][j] = f_wgt + (32'(g) * 32'(m) + o) * K
-                      + (filt ? (r_c[r] * 32'(kh) + 32'(r_y[r])) * 32'(kw) + tap : t);
+          w_live[c][r][j] = row_live[r] && col_live[c][j] && tap_ok[r][j];
+          rw[c][r][j] = w_col[c][j] + w_row[r];
         end
       end
     end
@@ -239,23 +240,14 @@ module qw_gemm_dsp #(
     end
   end
 
-  // sequencing
-  logic [3:0] drain;
+  // sequencing: qw_gemm_ctl latches the instruction and drains the pipeline; the step
+  // counters are set in its setup cycle and stepped while it issues
+  qw_gemm_ctl #(.DEPTH(DEPTH)) ctl (
+      .clk, .reset, .go, .insn, .done, .I, .setup, .issuing,
+      .empty(groups == 0 || m == 0 || oh == 0 || ow == 0 || K == 0),
+      .last(last_x && last_i && last_k && last_m && last_g));
   always_ff @(posedge clk) begin
-    done <= 0;
-    if (reset) begin
-      busy <= 0;
-      issuing <= 0;
-      first <= 0;
-    end else if (!busy) begin
-      if (go && !done) begin
-        I <= insn;
-        busy <= 1;
-        first <= 1;
-        issuing <= 0;
-      end
-    end else if (first) begin
-      first <= 0;
+    if (setup) begin
       g <= 0;
       mf <= 0;
       i <= 0;
@@ -269,8 +261,6 @@ module qw_gemm_dsp #(
         r_y[r] <= 8'((r / X) % 32'(kh));
         r_x[r] <= 8'(r % X);
       end
-      issuing <= groups != 0 && m != 0 && oh != 0 && ow != 0 && K != 0;
-      drain <= 4'(DEPTH + 1);
     end else if (issuing) begin
       x0 <= x0 + np;
       if (last_x) begin
@@ -303,16 +293,9 @@ module qw_gemm_dsp #(
             if (last_m) begin
               mf <= 0;
               g <= g + 1;
-              if (last_g) issuing <= 0;
             end
           end
         end
-      end
-    end else begin
-      drain <= drain - 1;
-      if (drain == 1) begin
-        busy <= 0;
-        done <= 1;
       end
     end
   end
