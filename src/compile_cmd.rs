@@ -16,9 +16,9 @@ binary and text form, docs/isa.md), weights.bin (the constants packed at their t
 manifest.json (inputs, outputs, DRAM layout, hardware configuration and the modeled cycles and \
 resources per layer, docs/manifest.md), report.md, model.qir (the lowered model, the \
 reference `qweave simulate --check` compares against), and the accelerator: accel.futil (its \
-controller in Calyx) and accel.sv (the whole design in SystemVerilog, top module `main`), for \
-targets whose PEs the RTL builds. A layer that cannot map is an error that \
-names it and the limit it exceeds; DIR is then left as it was.";
+controller in Calyx) and accel.sv (the whole design in SystemVerilog, top module `main`). A \
+layer that cannot map is an error that names it and the limit it exceeds; DIR is then left as \
+it was.";
 
 #[derive(Args)]
 pub struct CompileArgs {

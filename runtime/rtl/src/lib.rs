@@ -1,6 +1,7 @@
 //! Driving Verilator: linting SystemVerilog, building a model from it and a C++ testbench
 //! into a cache directory keyed by a hash of every input (so a model is built once per
-//! design), and running the model with text on its standard input.
+//! design, and threads or processes that want the same model at once wait for one build),
+//! and running the model with text on its standard input.
 //!
 //! A failing tool is an error that shows its command line and the tail of its output.
 
@@ -119,6 +120,14 @@ impl Verilator {
         let _turn = BUILDING
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // and one process at a time per model: another `qweave` (or test binary) building it
+        // holds this file's lock until its model is in place
+        std::fs::create_dir_all(cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+        let lock_path = cache.join(format!(".{top}-{}.lock", &key[..16]));
+        let lock = std::fs::File::create(&lock_path)
+            .map_err(|e| format!("{}: {e}", lock_path.display()))?;
+        lock.lock()
+            .map_err(|e| format!("{}: {e}", lock_path.display()))?;
         if exe.is_file() {
             return Ok(Model { exe });
         }
