@@ -78,6 +78,12 @@ pub struct HwConfig {
     pub dram_bus_bits: u32,
     /// Clock frequency the cycle model converts to time with.
     pub clock_mhz: u32,
+    /// The serial datapath (for the smallest parts): one instruction at a time in program
+    /// order, one buffer entry a cycle in transfers and post-processing, and an array of
+    /// `rows` multipliers over neighbouring output pixels of one filter (`cols` is 1).
+    /// `docs/hw.md` describes it; `crate::serial` is its cycle model.
+    #[serde(default)]
+    pub serial: bool,
 }
 
 impl HwConfig {
@@ -119,10 +125,56 @@ impl HwConfig {
         if let Some((what, _)) = sizes.iter().find(|(_, v)| *v == 0) {
             return bad(format!("the {what} must not be 0"));
         }
+        if self.serial {
+            self.validate_serial()?;
+        }
         if !self.dram_bus_bits.is_power_of_two() || !(8..=1024).contains(&self.dram_bus_bits) {
             return bad(format!(
                 "the DRAM bus must be a power of two from 8 to 1024 bits, found {}",
                 self.dram_bus_bits
+            ));
+        }
+        Ok(())
+    }
+
+    /// The serial datapath's limits: a column of a power-of-two number of multipliers, one
+    /// 8x8 mode (narrower layers run in it), 32-bit accumulators at most, a 32-bit DRAM bus,
+    /// and memories of a power-of-two number of entries.
+    fn validate_serial(&self) -> Result<(), HwError> {
+        let bad = |m: String| Err(HwError::Invalid(format!("serial datapath: {m}")));
+        if self.cols != 1 || !self.rows.is_power_of_two() || self.rows > 8 {
+            return bad(format!(
+                "the array is one column of 1, 2, 4 or 8 multipliers, found {}x{}",
+                self.rows, self.cols
+            ));
+        }
+        if self.pe != PeKind::Lut
+            || self.modes.len() != 1
+            || self.modes[0].macs_per_cycle != 1
+            || (self.modes[0].mode.w, self.modes[0].mode.a) != (8, 8)
+        {
+            return bad("the multipliers run one 8x8 mode at one product a cycle".into());
+        }
+        if self.acc_bits > 32 || self.dram_bus_bits != 32 || self.post.lanes != 1 {
+            return bad(format!(
+                "accumulators of at most 32 bits, a 32-bit DRAM bus and one post-processing \
+                 lane, found {} bits, {} bits and {} lanes",
+                self.acc_bits, self.dram_bus_bits, self.post.lanes
+            ));
+        }
+        let sizes = [
+            ("input bank", self.input_bank_bytes),
+            ("weight bank", self.weight_bank_bytes),
+            ("accumulator entries", self.acc_entries),
+            ("parameter memory", self.post.param_entries),
+            ("activation table", self.post.lut_entries),
+        ];
+        if let Some((what, n)) = sizes
+            .iter()
+            .find(|(_, n)| !n.is_power_of_two() || *n > 1 << 15)
+        {
+            return bad(format!(
+                "the {what} must be a power of two up to 32768, found {n}"
             ));
         }
         Ok(())

@@ -70,6 +70,9 @@ impl Rate {
 /// The cost of `op` on `c` (for `config`, on the compute queue); `rate` is how the PEs
 /// compute under the last `config` (only `gemm` uses it).
 pub fn cost(c: &HwConfig, rate: Rate, op: &Op) -> Cost {
+    if c.serial {
+        return crate::serial::cost(c, op);
+    }
     let lanes = u64::from(c.post.lanes);
     let (rows, cols) = (u64::from(c.rows), u64::from(c.cols));
     let post = |n: u64, per: u64| Cost {

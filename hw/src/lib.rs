@@ -17,6 +17,7 @@ pub mod isa;
 pub mod multiply;
 pub mod pe;
 mod precision;
+pub mod serial;
 mod target;
 
 pub use config::{HwConfig, Packed, PeKind, PostProcessing};

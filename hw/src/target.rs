@@ -97,7 +97,7 @@ impl Target {
         let post = |lanes| PostProcessing {
             lanes,
             lut_entries: 256,
-            param_entries: if self == Target::Ice40up5k { 64 } else { 1024 },
+            param_entries: if self == Target::Ice40up5k { 512 } else { 1024 },
             pooling: true,
             residual_add: true,
             multiplier_dsp: self != Target::Sim,
@@ -121,17 +121,24 @@ impl Target {
             post: post(cols),
             dram_bus_bits: 128,
             clock_mhz: 200,
+            serial: false,
         };
         match self {
             Target::Sim => base(8, 8, PeKind::Lut, lut_modes, 1024),
+            // the serial datapath: a column of 4 multipliers (SB_MAC16), block RAM buffers
             Target::Ice40up5k => HwConfig {
-                input_bank_bytes: 256,
-                weight_bank_bytes: 256,
-                acc_entries: 256,
-                acc_bits: 24,
+                input_bank_bytes: 64,
+                weight_bank_bytes: 512,
+                acc_entries: 512,
+                acc_bits: 32,
                 dram_bus_bits: 32,
                 clock_mhz: 24,
-                ..base(4, 4, PeKind::Lut, lut_modes, 256)
+                serial: true,
+                post: PostProcessing {
+                    lanes: 1,
+                    ..post(1)
+                },
+                ..base(4, 1, PeKind::Lut, vec![rate(8, 8, 1)], 64)
             },
             Target::Xczu3eg => base(16, 16, PeKind::Dsp48e2, dsp_modes, 4096),
             Target::Xczu9eg => HwConfig {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::program::compile;
-use qweave_hw::Target;
+use qweave_hw::{HwConfig, Target};
 
 fn graph(src: &str) -> Graph {
     let g = qweave_ir::parse(src, None)
@@ -125,7 +125,7 @@ fn a_corrupted_result_names_the_first_differing_layer_and_element() {
 
 #[test]
 fn layers_that_do_not_fit_are_named_with_the_limit() {
-    // a 30-bit intermediate on a target with 24-bit accumulators
+    // a 30-bit intermediate on accumulators of 24 bits
     let src = r#"
 graph @g(%x: tensor<1x4xi8>) -> (tensor<1x4xi8>) {
   %a = q.requantize %x {multiplier = [1000000], shift = [0], rounding = half_even, out = i30} : tensor<1x4xi30> loc("widen")
@@ -135,7 +135,11 @@ graph @g(%x: tensor<1x4xi8>) -> (tensor<1x4xi8>) {
 }
 "#;
     let g = graph(src);
-    let e = compile(&g, &Target::Ice40up5k.preset()).unwrap_err();
+    let narrow = HwConfig {
+        acc_bits: 24,
+        ..Target::Ice40up5k.preset()
+    };
+    let e = compile(&g, &narrow).unwrap_err();
     assert_eq!(e.layer, "widen");
     assert!(e.message.contains("24-bit accumulators"), "{e}");
     // the same graph runs where the accumulators are wider

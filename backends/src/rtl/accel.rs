@@ -13,6 +13,21 @@ use std::path::{Path, PathBuf};
 /// The controller's Calyx, with `$` parameters.
 const CONTROLLER: &str = include_str!("accel.futil");
 
+/// The serial datapath's controller (`HwConfig::serial`).
+const SERIAL_CONTROLLER: &str = include_str!("accel_serial.futil");
+
+/// The serial datapath's primitives, in the order `accel.sv` holds them.
+pub const SERIAL_PRIMITIVES: [(&str, &str); 8] = [
+    ("qw_ram.sv", include_str!("sv/qw_ram.sv")),
+    ("qw_beats.sv", include_str!("sv/qw_beats.sv")),
+    ("qw_walk.sv", include_str!("sv/qw_walk.sv")),
+    ("qw_serial_xfer.sv", include_str!("sv/qw_serial_xfer.sv")),
+    ("qw_serial_gemm.sv", include_str!("sv/qw_serial_gemm.sv")),
+    ("qw_serial_post.sv", include_str!("sv/qw_serial_post.sv")),
+    ("qw_serial_core.sv", include_str!("sv/qw_serial_core.sv")),
+    ("qw_fetch_one.sv", include_str!("sv/qw_fetch_one.sv")),
+];
+
 /// The array's primitives for bricks PEs.
 pub const BRICKS_ARRAY: [(&str, &str); 3] = [
     ("qw_brick_routes.sv", include_str!("sv/qw_brick_routes.sv")),
@@ -70,6 +85,8 @@ pub struct Params {
     pub bus: u32,
     /// Values the transfer engine moves per cycle.
     pub transfer_lanes: u32,
+    /// The serial datapath (`HwConfig::serial`).
+    pub serial: bool,
 }
 
 impl Params {
@@ -127,12 +144,31 @@ impl Params {
             lanes: hw.post.lanes,
             bus: hw.dram_bus_bits,
             transfer_lanes: qweave_hw::cycles::transfer_lanes(hw) as u32,
+            serial: hw.serial,
         })
     }
 
     /// The DSP PE's most weights, activations and lanes (zeros for bricks PEs).
     pub fn dsp_sizes(&self) -> (u32, u32, u32) {
         packed_mac::sizes(&self.packings)
+    }
+
+    /// `qw_serial_core`'s parameters, in its order: the column's multipliers, the width of the
+    /// accumulators and the memories' address bits (their entries are powers of two).
+    fn serial_core(&self) -> String {
+        let log = |n: u32| n.max(1).trailing_zeros();
+        [
+            self.rows,
+            log(self.rows),
+            self.acc_bits,
+            log(self.inp_entries),
+            log(self.wgt_entries),
+            log(self.acc_entries),
+            log(self.par_entries),
+            log(self.lut_entries),
+        ]
+        .map(|v| v.to_string())
+        .join(", ")
     }
 
     /// `qw_core`'s parameters, in its order.
@@ -163,6 +199,9 @@ impl Params {
 
 /// The Calyx controller for `p`.
 pub fn futil(p: &Params) -> String {
+    if p.serial {
+        return SERIAL_CONTROLLER.replace("$CORE_PARAMS", &p.serial_core());
+    }
     CONTROLLER
         .replace("$CORE_PARAMS", &p.core())
         .replace("$BUS", &p.bus.to_string())
@@ -173,6 +212,13 @@ pub fn futil(p: &Params) -> String {
 /// The datapath primitives for `p` as the one file the Calyx program links: the array's
 /// (bricks, or the generated DSP PE and its array), then the rest.
 fn primitives(p: &Params) -> Result<String, String> {
+    if p.serial {
+        return Ok(SERIAL_PRIMITIVES
+            .iter()
+            .map(|(_, t)| t.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"));
+    }
     let mut parts: Vec<String> = if p.packings.is_empty() {
         BRICKS_ARRAY.iter().map(|(_, t)| t.to_string()).collect()
     } else {

@@ -48,13 +48,16 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
         None => return Err(SimError::NoEnd),
     }
     // the instruction lists of the three queues; `config` is on two
+    // (a serial datapath runs `config` once)
     let mut lists: [Vec<usize>; 3] = Default::default();
     for (k, i) in program.iter().enumerate() {
-        if matches!(i.op, Op::Config(_)) {
+        if matches!(i.op, Op::Config(_)) && !hw.serial {
             lists[qi(Queue::Load)].push(k);
         }
         lists[qi(i.op.queue())].push(k);
     }
+    // a serial datapath's next instruction starts after the one before it
+    let mut serial_free = 0u64;
     let mut next = [0usize; 3];
     let mut free_at = [0u64; 3];
     // tokens[from][to]
@@ -73,8 +76,10 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
         times: vec![(0, 0); program.len()],
     };
     loop {
-        // the queue whose head can start first (ties: program order)
+        // the queue whose head can start first (ties: program order); on a serial datapath,
+        // the next instruction in program order
         let mut best: Option<(u64, usize, Queue)> = None;
+        let mut serial_waits = false;
         for q in Queue::ALL {
             let Some(&k) = lists[qi(q)].get(next[qi(q)]) else {
                 continue;
@@ -94,9 +99,28 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
             if transfers(&i.op) {
                 start = start.max(dram_free);
             }
+            if hw.serial {
+                // program order: the next instruction's tokens must be there already
+                start = start.max(serial_free);
+                if best.is_none_or(|(_, bk, _)| k < bk) {
+                    best = Some((start, k, q));
+                    serial_waits = !ready;
+                }
+                continue;
+            }
             if ready && best.is_none_or(|(s, bk, _)| (start, k) < (s, bk)) {
                 best = Some((start, k, q));
             }
+        }
+        if let (true, Some((_, k, q))) = (serial_waits, best) {
+            return Err(err(
+                k,
+                format!(
+                    "the serial datapath runs instructions in program order, but this one \
+                     pops a token no earlier instruction pushed to the {} queue",
+                    q.name()
+                ),
+            ));
         }
         let Some((start, k, q)) = best else {
             if let Some(q) = Queue::ALL
@@ -157,6 +181,9 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
                 }
             }
         }
+        if hw.serial {
+            qweave_hw::serial::check(&i.op).map_err(|message| err(k, message))?;
+        }
         m.execute(&i.op, q).map_err(|message| err(k, message))?;
         if !accesses.is_empty() {
             history[qi(q)].push(Done {
@@ -176,6 +203,7 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
             history[qi(r)].retain(|d| d.seq > known);
         }
         free_at[qi(q)] = end + QUEUE_GAP;
+        serial_free = end + QUEUE_GAP;
         if transfers(&i.op) {
             dram_free = end;
         }

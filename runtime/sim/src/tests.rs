@@ -407,3 +407,43 @@ end @0"
         "{e}"
     );
 }
+
+/// The serial datapath runs program order: a token must come from an earlier instruction,
+/// its post-processing carries 32-bit immediates, and instructions follow one another 2
+/// cycles apart at its own costs.
+#[test]
+fn the_serial_datapath_runs_program_order_within_its_limits() {
+    let hw = Target::Ice40up5k.preset();
+    assert!(hw.serial);
+    // the compute queue's sync pops a token the load queue's sync pushes after it
+    let late = asm("
+sync @0 queue=compute pop=prev
+sync @0 queue=load push=next
+end @0
+");
+    let e = time(&hw, &late).unwrap_err().to_string();
+    assert!(
+        e.contains("program order") && e.contains("instruction 0"),
+        "{e}"
+    );
+    // the parallel controller runs it (the queues overlap)
+    assert!(time(&Target::Sim.preset(), &late).is_ok());
+    // in order, the tokens are there
+    let early = asm("
+sync @0 queue=load push=next
+sync @0 queue=compute pop=prev
+end @0
+");
+    let run = time(&hw, &early).unwrap();
+    // three 1-cycle instructions, 2 cycles apart
+    assert_eq!(run.times, vec![(0, 1), (3, 4), (6, 7)]);
+    assert_eq!(run.cycles, 7);
+    // a clamp bound beyond 32 bits
+    let wide = asm("
+clamp @0 acc=0 z=1 y=1 x=1 lo=-4294967296 hi=5
+end @0
+");
+    let e = simulate(&hw, &wide, vec![0; 16]).unwrap_err().to_string();
+    assert!(e.contains("does not fit 32 bits"), "{e}");
+    assert!(simulate(&Target::Sim.preset(), &wide, vec![0; 16]).is_ok());
+}

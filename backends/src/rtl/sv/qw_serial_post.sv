@@ -1,0 +1,362 @@
+// qw_serial_post: the serial datapath's post-processing unit, one accumulator at a time:
+// `requant`, `clamp`, `alu`, `lut`, `thresh` and `pool` (docs/isa.md). A small sequencer reads
+// an element's operands from the registered memories (one read a cycle), computes, and writes
+// the result. `requant` reads a channel's parameter record when the channel starts (once when
+// the records are shared), `thresh` compares one threshold a cycle, `pool` reads one window
+// position a cycle. Zero points, bounds and the other immediates fit 32 bits, and so do the
+// accumulators (the serial datapath's limits, which the ISA simulator holds programs to), so
+// the arithmetic is 68 bits wide: a 34 x 34-bit product and a rounding shift of it.
+module qw_serial_post #(
+    parameter int ACC_BITS = 32,
+    parameter int LA = 10,        // address bits of the accumulator, parameter and table memories
+    parameter int LP = 6,
+    parameter int LL = 8
+) (
+    input  logic                clk,
+    input  logic                reset,
+    input  logic                go,
+    // held while `go`; holds other opcodes' fields too
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  logic [511:0]        insn,
+    /* verilator lint_on UNUSEDSIGNAL */
+    output logic                done,
+    input  logic [5:0]          cfg_acc_bits,
+    output logic [LA-1:0]       acc_ra,
+    input  logic [ACC_BITS-1:0] acc_rd,
+    output logic                acc_we,
+    output logic [LA-1:0]       acc_wa,
+    output logic [ACC_BITS-1:0] acc_wd,
+    output logic [LP-1:0]       par_ra,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  logic [63:0]         par_rd,   // a record's shift uses 6 bits, its others 32
+    /* verilator lint_on UNUSEDSIGNAL */
+    output logic [LL-1:0]       lut_ra,
+    input  logic [31:0]         lut_rd
+);
+  localparam logic [7:0] REQUANT = 4, CLAMP = 5, ALU = 6, LUT = 7, THRESH = 8, POOL = 9;
+  localparam int W = 68;      // a product and its rounding
+  localparam int N = 36;      // everything else
+
+  // ---- fields ----
+  wire [7:0] op = insn[7:0];
+  wire is_alu = op == ALU, is_pool = op == POOL;
+  wire [15:0] dst = is_alu ? insn[8*5 +: 16] : is_pool ? insn[8*9 +: 16] : insn[8*4 +: 16];
+  wire [15:0] fz = is_alu ? insn[8*13 +: 16] : is_pool ? insn[8*13 +: 16] : insn[8*8 +: 16];
+  wire [15:0] fy = is_alu ? insn[8*15 +: 16] : is_pool ? insn[8*19 +: 16] : insn[8*10 +: 16];
+  wire [15:0] fx = is_alu ? insn[8*17 +: 16] : is_pool ? insn[8*21 +: 16] : insn[8*12 +: 16];
+  wire [15:0] par = insn[8*14 +: 16];
+  wire [15:0] pstride = op == THRESH ? insn[8*20 +: 16] : insn[8*18 +: 16];
+  wire [1:0] ofmt = op == REQUANT ? insn[8*21 +: 2] : is_alu ? insn[8*55 +: 2] : insn[8*32 +: 2];
+  wire [5:0] obits = op == REQUANT ? insn[8*22 +: 6] : is_alu ? insn[8*56 +: 6] : insn[8*33 +: 6];
+  // the immediates, sign-extended from 32 bits
+  function automatic logic signed [W-1:0] imm(input logic [31:0] v);
+    imm = {{(W-32){v[31]}}, v};
+  endfunction
+  function automatic logic signed [N-1:0] nimm(input logic [31:0] v);
+    nimm = {{(N-32){v[31]}}, v};
+  endfunction
+  function automatic logic signed [N-1:0] acc_value(input logic [ACC_BITS-1:0] v);
+    acc_value = {{(N-ACC_BITS){v[ACC_BITS-1]}}, v};
+  endfunction
+
+  // ---- sat(v, fmt, bits) and the rounding shift ----
+  function automatic logic signed [W-1:0] sat(input logic signed [W-1:0] v,
+                                              input logic [1:0] fmt, input logic [5:0] bits);
+    // the bits above the range: for signed values from bit bits-1 on (they must all equal the
+    // sign), for unsigned ones from bit bits on (they must be zero)
+    logic [W-1:0] high;
+    high = {W{1'b1}} << (fmt == 2'd0 ? bits - 6'd1 : bits);
+    if (fmt == 2'd2) sat = v < 0 ? -W'(1) : W'(1);
+    else if (fmt == 2'd0) begin
+      if ((v & high) == 0 || (v & high) == high) sat = v;
+      else sat = v[W-1] ? high : ~high;
+    end else begin
+      if ((v & high) == 0) sat = v;
+      else sat = v[W-1] ? W'(0) : ~high;
+    end
+  endfunction
+  // x / 2^s rounded by `mode` (the order of RoundingMode::ALL)
+  function automatic logic signed [W-1:0] shift_round(input logic signed [W-1:0] x,
+                                                      input logic [5:0] s, input logic [3:0] mode);
+    logic signed [W-1:0] q;
+    logic [W-1:0] below;
+    logic half, rest, up;
+    q = x >>> s;
+    below = ~({W{1'b1}} << s) & x;              // the bits shifted out
+    half = s != 0 && x[7'(s - 6'd1)];                // the first of them
+    rest = (below & ~({W{1'b1}} << (s - 6'd1))) != 0 && s > 1;
+    case (mode)
+      4'd5: up = 0;                              // floor
+      4'd6: up = half || rest;                   // ceil
+      4'd7: up = (half || rest) && !x[W-1];      // away
+      4'd8: up = (half || rest) && x[W-1];       // toward_zero
+      default:
+        if (!half) up = 0;
+        else if (rest) up = 1;
+        else case (mode)
+          4'd0: up = q[0];                       // half_even
+          4'd1: up = !q[W-1];                    // half_away
+          4'd2: up = q[W-1];                     // half_toward_zero
+          4'd3: up = 1;                          // half_up
+          default: up = 0;                       // half_down
+        endcase
+    endcase
+    shift_round = q + (up ? W'(1) : W'(0));
+  endfunction
+
+  // ---- setup: the products the pool walks with ----
+  localparam logic [3:0] IDLE = 0, SETUP = 1, FINISH = 2, REC = 3, V0 = 4, V1 = 5, S1 = 6,
+                         MS = 7, L0 = 8, T0 = 9, P0 = 10, P1 = 11, P2 = 12, WR = 13, MC = 14;
+  logic [3:0] phase;
+  logic [1:0] sstep;
+  logic [15:0] p_plane, p_shiw, p_dhiw;
+  logic [15:0] ma, mb;
+  always_comb begin
+    case (sstep)
+      2'd0: begin ma = insn[8*15 +: 16]; mb = insn[8*17 +: 16]; end              // ih x iw
+      2'd1: begin ma = {8'd0, insn[8*25 +: 8]}; mb = insn[8*17 +: 16]; end       // sh x iw
+      default: begin ma = {8'd0, insn[8*27 +: 8]}; mb = insn[8*17 +: 16]; end    // dh x iw
+    endcase
+  end
+  wire [15:0] mprod = ma * mb;
+  always_ff @(posedge clk) begin
+    if (phase == SETUP) begin
+      case (sstep)
+        2'd0: p_plane <= mprod;
+        2'd1: p_shiw <= mprod;
+        default: p_dhiw <= mprod;
+      endcase
+    end
+  end
+  wire setup_end = phase == SETUP && sstep == 2'd2;
+
+  // ---- the walks: the right operand of an alu or a pool output's window, the window ----
+  logic r_step, w_start, w_step, w_last;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [15:0] r_at, w_at;     // the memories take their low address bits
+  logic r_on, r_last, w_on;
+  /* verilator lint_on UNUSEDSIGNAL */
+  qw_walk #(.A(16)) r_walk (
+      .clk, .start(setup_end), .base(is_pool ? insn[8*5 +: 16] : insn[8*9 +: 16]),
+      .z(fz), .y(fy), .x(fx),
+      .zs(is_pool ? p_plane : insn[8*19 +: 16]), .ys(is_pool ? p_shiw : insn[8*23 +: 16]),
+      .xs(is_pool ? {8'd0, insn[8*26 +: 8]} : insn[8*27 +: 16]),
+      .step(r_step), .at(r_at), .on(r_on), .last(r_last));
+  qw_walk #(.A(16)) w_walk (
+      .clk, .start(w_start), .base(r_at), .z(16'd1), .y({8'd0, insn[8*23 +: 8]}),
+      .x({8'd0, insn[8*24 +: 8]}), .zs(16'd0), .ys(p_dhiw), .xs({8'd0, insn[8*28 +: 8]}),
+      .step(w_step), .at(w_at), .on(w_on), .last(w_last));
+
+  // ---- the element ----
+  logic [15:0] e_at;           // the element (dense from dst)
+  logic [15:0] ec, ey, ex;     // its channel, row and column, counting down
+  logic [15:0] pa;             // the channel's parameter record (or first threshold)
+  logic [2:0] rk;              // record words asked for
+  logic [15:0] k;              // thresholds asked for
+  logic wlive;                 // a threshold or window value arrives this cycle
+  logic wfirst;                // it is the window's first
+  // the narrow values: accumulators, 32-bit immediates, their sums (N bits)
+  logic signed [N-1:0] v, t, work;
+  logic [31:0] mult;
+  logic [5:0] shift;
+  logic signed [N-1:0] zp_in, zp_out;
+  // the product, on two 16 x 16 multipliers: the magnitudes' product a 16-bit digit of the
+  // left operand a cycle, most significant first, then its sign
+  logic signed [33:0] mul_a, mul_b;
+  logic [33:0] ua, ub;
+  logic neg;
+  logic [1:0] digit;
+  logic [W-1:0] macc;
+  wire [15:0] ad = digit == 2'd2 ? {14'd0, ua[33:32]} : digit == 2'd1 ? ua[31:16] : ua[15:0];
+  wire [31:0] p_lo = ad * ub[15:0], p_hi = ad * ub[31:16];
+  wire [17:0] p_top = (ub[32] ? {2'd0, ad} : 18'd0) + (ub[33] ? {1'b0, ad, 1'b0} : 18'd0);
+  wire [49:0] partial = {18'd0, p_lo} + {2'd0, p_hi, 16'd0} + {p_top, 32'd0};
+  wire signed [W-1:0] prod = neg ? -$signed(macc) : $signed(macc);
+  // the operands of an alu (or a requantization's): each less its zero point
+  wire signed [N-1:0] d = v - (is_alu ? nimm(insn[8*31 +: 32]) : zp_in);
+  wire signed [N-1:0] s = t - nimm(insn[8*39 +: 32]);
+  assign mul_a = 34'(d);
+  assign mul_b = is_alu ? 34'(s) : {{2{mult[31]}}, mult};
+  // before saturation: a requantization's rounded quotient, an alu's result, a count; one
+  // saturation serves them
+  logic signed [W-1:0] pre;
+  always_comb begin
+    logic signed [N-1:0] a;
+    case (insn[8*4 +: 2])
+      2'd0: a = d + s;
+      2'd2: a = d > s ? d : s;
+      default: a = d < s ? d : s;
+    endcase
+    case (op)
+      REQUANT: pre = shift_round(prod, shift, insn[8*20 +: 4]) + W'(zp_out);
+      ALU: pre = (insn[8*4 +: 2] == 2'd1 ? prod : W'(a)) + imm(insn[8*47 +: 32]);
+      default: begin  // THRESH
+        a = nimm(insn[8*24 +: 32]) + work;
+        pre = W'(a);
+      end
+    endcase
+  end
+  // (a saturated value fits N bits)
+  /* verilator lint_off UNUSEDSIGNAL */
+  wire signed [W-1:0] saturated = sat(pre, ofmt, obits);
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic signed [N-1:0] result;
+  always_comb begin
+    case (op)
+      CLAMP: begin
+        result = v < nimm(insn[8*14 +: 32]) ? nimm(insn[8*14 +: 32]) : v;
+        result = result > nimm(insn[8*22 +: 32]) ? nimm(insn[8*22 +: 32]) : result;
+      end
+      LUT: result = {{(N-32){lut_rd[31]}}, lut_rd};
+      POOL: result = insn[8*4 +: 2] == 2'd0 ? work : wrap(work, cfg_acc_bits);
+      default: result = saturated[N-1:0];
+    endcase
+  end
+  // sum pooling wraps at the mode's accumulator width (the sum is kept modulo 2^32 on the way)
+  function automatic logic signed [N-1:0] wrap(input logic signed [N-1:0] x, input logic [5:0] b);
+    logic [N-1:0] keep;
+    keep = ~({N{1'b1}} << b);
+    wrap = (x & keep) | (x[6'(b - 6'd1)] ? ~keep : {N{1'b0}});
+  endfunction
+
+  // a pool window's running result with the value that arrives
+  wire signed [N-1:0] pooled = acc_value(acc_rd);
+  wire signed [N-1:0] pool_next;
+  wire [31:0] pool_sum = work[31:0] + pooled[31:0];
+  assign pool_next = wfirst ? pooled
+                   : insn[8*4 +: 2] == 2'd0 ? (work > pooled ? work : pooled)
+                   : {{(N-32){pool_sum[31]}}, pool_sum};
+  wire last_elem = ec == 0 && ey == 0 && ex == 0;
+  wire chan_end = ey == 0 && ex == 0;
+  assign acc_we = phase == WR;
+  assign acc_wa = e_at[LA-1:0];
+  assign acc_wd = result[ACC_BITS-1:0];
+  assign r_step = phase == WR;
+  assign w_start = phase == P0;
+  assign w_step = phase == P1;
+  always_comb begin
+    acc_ra = e_at[LA-1:0];
+    if (phase == V1) acc_ra = r_at[LA-1:0];       // an alu's right operand
+    if (phase == P1) acc_ra = w_at[LA-1:0];       // a window position
+    par_ra = LP'(op == THRESH ? pa + k : pa + {13'd0, rk});
+    lut_ra = LL'(insn[8*14 +: 16] + 16'(v - nimm(insn[8*22 +: 32])));
+  end
+
+  always_ff @(posedge clk) begin
+    done <= 0;
+    if (reset) phase <= IDLE;
+    else case (phase)
+      IDLE: if (go && !done) begin
+        phase <= SETUP;
+        sstep <= 0;
+      end
+      SETUP: begin
+        sstep <= sstep + 2'd1;
+        if (setup_end) begin
+          phase <= fz == 0 || fy == 0 || fx == 0 ? FINISH : is_pool ? P0 : V0;
+          if (op == REQUANT) phase <= REC;
+          e_at <= dst;
+          pa <= par;
+          rk <= 0;
+          ec <= fz - 16'd1;
+          ey <= fy - 16'd1;
+          ex <= fx - 16'd1;
+        end
+      end
+      REC: begin
+        // the record: ask for word rk, take word rk - 1
+        rk <= rk + 3'd1;
+        case (rk)
+          3'd1: mult <= par_rd[31:0];
+          3'd2: shift <= par_rd[5:0];
+          3'd3: zp_in <= nimm(par_rd[31:0]);
+          3'd4: begin
+            zp_out <= nimm(par_rd[31:0]);
+            phase <= V0;
+          end
+          default: ;
+        endcase
+      end
+      V0: phase <= V1;  // the element's value is read
+      V1: begin
+        v <= acc_value(acc_rd);
+        work <= 0;
+        k <= 0;
+        wlive <= 0;
+        case (op)
+          ALU: phase <= S1;
+          REQUANT: phase <= MS;
+          LUT: phase <= L0;
+          THRESH: phase <= T0;
+          default: phase <= WR;
+        endcase
+      end
+      S1: begin
+        t <= acc_value(acc_rd);
+        phase <= insn[8*4 +: 2] == 2'd1 ? MS : WR;
+      end
+      MS: begin
+        // the operands' magnitudes and the product's sign
+        ua <= mul_a[33] ? 34'(-mul_a) : mul_a;
+        ub <= mul_b[33] ? 34'(-mul_b) : mul_b;
+        neg <= mul_a[33] ^ mul_b[33];
+        macc <= 0;
+        digit <= 2'd2;
+        phase <= MC;
+      end
+      MC: begin
+        macc <= (macc << 16) + W'(partial);
+        digit <= digit - 2'd1;
+        if (digit == 0) phase <= WR;
+      end
+      L0: phase <= WR;  // the table is read
+      T0: begin
+        // ask for threshold k, compare the one asked for last cycle
+        if (wlive && $signed(par_rd) <= 64'(v)) work <= work + N'(1);
+        wlive <= k < insn[8*18 +: 16];
+        k <= k + 16'd1;
+        if (k >= insn[8*18 +: 16]) phase <= WR;
+      end
+      P0: begin
+        phase <= P1;
+        wlive <= 0;
+      end
+      P1: begin
+        // ask for window position w_at, take the one asked for last cycle
+        wlive <= 1;
+        wfirst <= !wlive;
+        if (wlive) work <= pool_next;
+        if (w_last) phase <= P2;
+      end
+      P2: begin
+        work <= pool_next;
+        phase <= WR;
+      end
+      WR: begin
+        // write the result; on to the next element
+        e_at <= e_at + 16'd1;
+        ex <= ex - 16'd1;
+        if (ex == 0) begin
+          ex <= fx - 16'd1;
+          ey <= ey - 16'd1;
+          if (ey == 0) begin
+            ey <= fy - 16'd1;
+            ec <= ec - 16'd1;
+          end
+        end
+        if (chan_end) begin
+          pa <= pa + pstride;
+          rk <= 0;
+        end
+        if (last_elem) phase <= FINISH;
+        else if (is_pool) phase <= P0;
+        else if (op == REQUANT && chan_end && pstride != 0) phase <= REC;
+        else phase <= V0;
+      end
+      default: begin
+        phase <= IDLE;
+        done <= 1;
+      end
+    endcase
+  end
+endmodule

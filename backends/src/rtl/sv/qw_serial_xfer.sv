@@ -1,0 +1,276 @@
+// qw_serial_xfer: the serial datapath's DRAM transfer engine: one `load` or `store`
+// (docs/isa.md) at a time, one buffer entry a cycle, on a 32-bit DRAM bus.
+//
+// Setup multiplies the three strides by the value width (shift and add, 7 cycles). A load then
+// runs two walks. The request walk (qw_walk) visits its values in order (plane, row, column)
+// and asks DRAM for every beat a value needs that is not the beat it asked for last, and
+// queues for each value where it lies: its bit within the beat, whether its first beat is a
+// new one, and whether it has a second. The destination walk visits every entry of the padded
+// block, one a cycle, and writes it: `fill` where padded, else the next queued value, taken
+// from the beats (which come back in the order asked, qw_beats), extended by `fmt`, minus
+// `offset`. A value whose two beats are both new takes a second cycle. A store walks the
+// accumulators with the same walk, reads one a cycle, and writes each value into the beat it
+// lies in under a mask of its bits (a value across two beats takes two writes, two cycles);
+// it finishes when DRAM has acknowledged every write.
+module qw_serial_xfer #(
+    parameter int ACC_BITS = 32
+) (
+    input  logic                clk,
+    input  logic                reset,
+    input  logic                go,
+    // held while `go`; holds other opcodes' fields too
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  logic [511:0]        insn,
+    /* verilator lint_on UNUSEDSIGNAL */
+    output logic                done,
+    // a load's writes: entry w_addr of buffer w_buf (docs/isa.md's numbering)
+    output logic                w_en,
+    output logic [2:0]          w_buf,
+    output logic [15:0]         w_addr,
+    output logic [63:0]         w_val,
+    // a store's reads: accumulator r_addr, its value in r_val the next cycle
+    output logic [15:0]         r_addr,
+    input  logic [ACC_BITS-1:0] r_val,
+    // DRAM, in beats of 32 bits: reads answered in order, writes acknowledged
+    output logic                m_rreq,
+    output logic [31:0]         m_raddr,
+    input  logic                m_rvalid,
+    input  logic [31:0]         m_rdata,
+    output logic                m_wreq,
+    output logic [31:0]         m_waddr,
+    output logic [31:0]         m_wdata,
+    output logic [31:0]         m_wmask,
+    input  logic                m_wack
+);
+  localparam int A = 35;  // bits of a DRAM bit address
+
+  // ---- fields ----
+  wire is_load = insn[7:0] == 8'd2;
+  wire [1:0]  fmt    = is_load ? insn[41:40] : insn[8*12 +: 2];
+  wire [5:0]  bits   = is_load ? insn[53:48] : insn[8*13 +: 6];
+  wire [7:0]  pt     = is_load ? insn[63:56] : 8'd0;
+  wire [7:0]  pb     = is_load ? insn[71:64] : 8'd0;
+  wire [7:0]  pl     = is_load ? insn[79:72] : 8'd0;
+  wire [7:0]  pr     = is_load ? insn[87:80] : 8'd0;
+  wire [15:0] sram   = is_load ? insn[8*11 +: 16] : insn[8*4 +: 16];
+  // the first value's bit: 8 x dram + bit
+  wire [A-1:0] base  = is_load ? {insn[8*15 +: 32], insn[8*53 +: 3]}
+                               : {insn[8*8 +: 32], insn[8*32 +: 3]};
+  wire [15:0] fz     = is_load ? insn[8*19 +: 16] : insn[8*14 +: 16];
+  wire [15:0] fy     = is_load ? insn[8*21 +: 16] : insn[8*16 +: 16];
+  wire [15:0] fx     = is_load ? insn[8*23 +: 16] : insn[8*18 +: 16];
+  wire [31:0] fzs    = is_load ? insn[8*25 +: 32] : insn[8*20 +: 32];
+  wire [31:0] fys    = is_load ? insn[8*29 +: 32] : insn[8*24 +: 32];
+  wire [31:0] fxs    = is_load ? insn[8*33 +: 32] : insn[8*28 +: 32];
+  wire [63:0] offset = insn[8*37 +: 64];
+  wire [63:0] fill   = insn[8*45 +: 64];
+  wire [15:0] Y = {8'd0, pt} + fy + {8'd0, pb};
+  wire [15:0] X = {8'd0, pl} + fx + {8'd0, pr};
+
+  // ---- setup: the strides in bits ----
+  logic busy, setup, running;
+  logic [2:0] mstep;
+  logic [A-1:0] bxs, bys, bzs;
+  always_ff @(posedge clk) begin
+    if (setup) begin
+      if (mstep == 0) begin
+        bxs <= 0;
+        bys <= 0;
+        bzs <= 0;
+      end else begin
+        // bit 6 - mstep of `bits`, most significant first
+        bxs <= (bxs << 1) + (bits[3'd6 - mstep] ? {3'd0, fxs} : {A{1'b0}});
+        bys <= (bys << 1) + (bits[3'd6 - mstep] ? {3'd0, fys} : {A{1'b0}});
+        bzs <= (bzs << 1) + (bits[3'd6 - mstep] ? {3'd0, fzs} : {A{1'b0}});
+      end
+    end
+  end
+  wire start = setup && mstep == 3'd6;
+
+  // ---- the walk over the values (a load's requests, a store's reads) ----
+  logic w_step, w_on;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic w_last;                // the walk's `on` says when it ends
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [A-1:0] at;
+  qw_walk #(.A(A)) walk (
+      .clk, .start, .base, .z(fz), .y(fy), .x(fx), .zs(bzs), .ys(bys), .xs(bxs),
+      .step(w_step), .at, .on(w_on), .last(w_last));
+  // the value's last bit (only its beat matters)
+  /* verilator lint_off UNUSEDSIGNAL */
+  wire [A-1:0] at_end = at + {29'd0, bits} - {{(A-1){1'b0}}, 1'b1};
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [31:0] b0 = {2'd0, at[A-1:5]}, b1 = {2'd0, at_end[A-1:5]};
+  wire two = b1 != b0;
+
+  // ---- load: requests ----
+  logic any;             // a beat was asked for
+  logic [31:0] last;     // the beat asked for last
+  logic half;            // the value's first beat, a new one, was asked for; its second not yet
+  wire new0 = !any || b0 != last;
+  logic [6:0] held;      // beats asked for and not yet taken by the destination walk
+  logic [8:0] queued;    // values described and not yet written
+  wire room = held < 7'd60 && queued < 9'd250;
+  wire loading = running && is_load;
+  assign m_rreq = loading && w_on && room && (new0 || two);
+  assign m_raddr = new0 ? b0 : b1;
+  // the value is described once its last beat is asked for (or both were asked for already)
+  wire q_next = loading && w_on && room && (new0 ? !two : 1'b1);
+  logic [6:0] d_head;
+  logic d_valid, d_pop;
+  qw_beats #(.W(7), .N(256), .LOG(8)) values (
+      .clk, .clear(reset || !busy), .push(q_next), .din({new0 || half, two, at[4:0]}),
+      .pop(d_pop), .head(d_head), .valid(d_valid));
+  logic f_pop, f_valid;
+  logic [31:0] f_head;
+  qw_beats #(.W(32), .N(64), .LOG(6)) beats (
+      .clk, .clear(reset || !busy), .push(m_rvalid), .din(m_rdata), .pop(f_pop),
+      .head(f_head), .valid(f_valid));
+
+  // ---- load: the destination walk over the padded block ----
+  logic [15:0] dp, dr, dc;       // position in the block
+  logic [15:0] waddr;
+  logic d_on;
+  logic first_done;              // the value's first beat, a new one, was taken last cycle
+  logic [31:0] w0;               // the beat taken last
+  wire d_pad = dr < {8'd0, pt} || dr >= {8'd0, pt} + fy || dc < {8'd0, pl}
+            || dc >= {8'd0, pl} + fx;
+  wire v_new0 = d_head[6] && !first_done, v_two = d_head[5];
+  wire [4:0] v_bit = d_head[4:0];
+  logic d_take;
+  logic [63:0] window;
+  always_comb begin
+    d_take = 0;
+    f_pop = 0;
+    d_pop = 0;
+    window = {f_head, w0};
+    if (loading && d_on) begin
+      if (d_pad) d_take = 1;
+      else if (d_valid) begin
+        if (v_new0) begin
+          // the first beat is the FIFO's head; a second one takes another cycle
+          f_pop = f_valid;
+          d_take = f_valid && !v_two;
+          window = {32'd0, f_head};
+        end else if (v_two) begin
+          f_pop = f_valid;
+          d_take = f_valid;
+        end else d_take = 1;
+        d_pop = d_take;
+      end
+    end
+  end
+  // the value's bits, extended by its format, minus the offset
+  wire [63:0] ones = (64'd1 << bits) - 64'd1;
+  wire [31:0] raw = window[{1'b0, v_bit} +: 32] & ones[31:0];
+  wire sign = fmt == 2'd0 && raw[5'(bits - 6'd1)];
+  logic [63:0] value;
+  always_comb begin
+    value = {32'd0, raw} | (sign ? ~ones : 64'd0);
+    if (fmt == 2'd2) value = raw[0] ? 64'd1 : {64{1'b1}};
+    value = value - offset;
+  end
+  assign w_en = d_take;
+  assign w_buf = is_load ? insn[34:32] : 3'd2;
+  assign w_addr = waddr;
+  assign w_val = d_pad ? fill : value;
+
+  // ---- store: reads, one a cycle, each value written with its bit mask ----
+  logic s_have;                  // r_val holds the value read last cycle
+  logic [4:0] s_bit;             // where it goes: bit s_bit of beat s_b0 (and on into s_b0 + 1)
+  logic [31:0] s_b0;
+  logic s_two, s_high;           // it spans two beats; the low one is written
+  logic [7:0] unacked;
+  wire storing = running && !is_load;
+  logic [63:0] s_val;
+  always_comb begin
+    // the value's low bits (a bipolar value: 1 for +1)
+    s_val = {{(64-ACC_BITS){r_val[ACC_BITS-1]}}, r_val} & ones;
+    if (fmt == 2'd2) s_val = {63'd0, r_val == {{(ACC_BITS-1){1'b0}}, 1'b1}};
+  end
+  wire [63:0] s_data = s_val << s_bit, s_mask = ones << s_bit;
+  assign m_wreq = storing && s_have;
+  assign m_waddr = s_b0 + {31'd0, s_high};
+  assign m_wdata = s_high ? s_data[63:32] : s_data[31:0];
+  assign m_wmask = s_high ? s_mask[63:32] : s_mask[31:0];
+  // the value is written this cycle (a two-beat value's high beat)
+  wire s_written = storing && s_have && (!s_two || s_high);
+  assign w_step = storing ? (!s_have || s_written) : q_next;
+  wire s_read = storing && w_on && w_step;
+  // a value still being written is read again, so that r_val keeps it
+  assign r_addr = waddr - {15'd0, !s_read};
+
+  // ---- sequencing ----
+  wire load_end = !w_on && !d_on && held == 0;
+  wire store_end = !w_on && !s_have && unacked == 0;
+  always_ff @(posedge clk) begin
+    done <= 0;
+    if (reset) begin
+      busy <= 0;
+      setup <= 0;
+      running <= 0;
+    end else if (!busy) begin
+      if (go && !done) begin
+        busy <= 1;
+        setup <= 1;
+        mstep <= 0;
+      end
+    end else if (setup) begin
+      mstep <= mstep + 3'd1;
+      if (start) begin
+        setup <= 0;
+        running <= 1;
+        {dp, dr, dc} <= '0;
+        d_on <= is_load && fz != 0 && Y != 0 && X != 0;
+        {any, half, first_done, s_have, s_high} <= '0;
+        waddr <= sram;
+        held <= 0;
+        queued <= 0;
+        unacked <= 0;
+      end
+    end else if (running) begin
+      // requests
+      if (m_rreq) begin
+        last <= m_raddr;
+        any <= 1;
+      end
+      if (q_next) half <= 0;
+      else if (m_rreq && new0) half <= 1;
+      held <= held + {6'd0, m_rreq} - {6'd0, f_pop};
+      queued <= queued + {8'd0, q_next} - {8'd0, d_pop};
+      // destination walk
+      if (f_pop) w0 <= f_head;
+      // a value's first of two new beats is taken a cycle before the value
+      if (d_pop) first_done <= 0;
+      else if (f_pop) first_done <= 1;
+      if (d_take || s_read) waddr <= waddr + 16'd1;
+      if (d_take) begin
+        dc <= dc + 16'd1;
+        if (dc + 16'd1 == X) begin
+          dc <= 0;
+          dr <= dr + 16'd1;
+          if (dr + 16'd1 == Y) begin
+            dr <= 0;
+            dp <= dp + 16'd1;
+            if (dp + 16'd1 == fz) d_on <= 0;
+          end
+        end
+      end
+      // store
+      if (s_read) begin
+        s_have <= 1;
+        s_bit <= at[4:0];
+        s_b0 <= b0;
+        s_two <= two;
+        s_high <= 0;
+      end else if (s_written) s_have <= 0;
+      if (storing && s_have && s_two && !s_high) s_high <= 1;
+      unacked <= unacked + {7'd0, m_wreq} - {7'd0, m_wack};
+      if (is_load ? load_end : store_end) begin
+        running <= 0;
+        busy <= 0;
+        done <= 1;
+      end
+    end
+  end
+endmodule

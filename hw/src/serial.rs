@@ -1,0 +1,190 @@
+//! The serial datapath (`HwConfig::serial`, `docs/hw.md`): what its instructions cost, and the
+//! limits a program must keep to run on it (immediates of 32 bits, which is all its
+//! post-processing unit carries).
+
+use crate::config::HwConfig;
+use crate::cycles::Cost;
+use crate::estimate::{Breakdown, Resources};
+use crate::isa::{Op, Threshold};
+
+/// The serial datapath's parts as yosys 0.23 synthesizes them for the iCE40 (`synth_ice40
+/// -dsp -noflatten` of the `ice40up5k` preset, each unit alone: flattened, the whole is about
+/// 7 % smaller). LUTs of the array besides its rows: the setup multiplier's operands, the
+/// three walks (reduction, pixels, outputs), the weight pointer and the write-back.
+const ARRAY_LUTS: u64 = 1386;
+/// LUTs per multiplier row: its input address, sum and shadow register.
+const ROW_LUTS: u64 = 110;
+/// LUTs of the transfer engine: its fields, the stride setup, its walk, the beat and value
+/// FIFOs' pointers, value extraction and the store's masked writes.
+const TRANSFER_LUTS: u64 = 2820;
+/// LUTs of the post-processing unit and its two walks.
+const POST_LUTS: u64 = 3934;
+/// LUTs of the controller, the memories' port muxes and the fetch.
+const CONTROL_LUTS: u64 = 482;
+
+/// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
+/// per row, the array's and the post-processing unit's setup multipliers, and the two digits
+/// of the post-processing unit's product).
+pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
+    let rows = u64::from(c.rows);
+    // a block is at most 16 bits wide on the iCE40 (256 x 16 EBR), 72 on larger parts
+    let widest = if block <= 4096 { 16 } else { 72 };
+    let blocks =
+        |entries: u64, bits: u64| (entries * bits).div_ceil(block).max(bits.div_ceil(widest));
+    let lut = |lut| Resources {
+        lut,
+        ..Resources::default()
+    };
+    let inp = 2 * rows * u64::from(c.input_bank_bytes);
+    Breakdown {
+        array: Resources {
+            lut: ARRAY_LUTS + ROW_LUTS * rows,
+            dsp: rows + 1,
+            bram: 0,
+        },
+        // one copy of the input buffer per row
+        operand_buffers: Resources {
+            bram: rows * blocks(inp, 8) + blocks(u64::from(c.weight_bank_bytes), 8),
+            ..Resources::default()
+        },
+        accumulators: Resources {
+            bram: blocks(u64::from(c.acc_entries), u64::from(c.acc_bits)),
+            ..Resources::default()
+        },
+        post: Resources {
+            lut: POST_LUTS,
+            dsp: 3,
+            bram: blocks(u64::from(c.post.param_entries), 64)
+                + blocks(u64::from(c.post.lut_entries), 32),
+        },
+        // the transfer engine's FIFOs: 64 beats and 256 value descriptors
+        control: lut(TRANSFER_LUTS + CONTROL_LUTS)
+            + Resources {
+                bram: blocks(64, 32) + blocks(256, 8),
+                ..Resources::default()
+            },
+    }
+}
+
+/// Cycles from taking a transfer to its walks starting (the strides times the value width,
+/// by shift and add).
+pub const TRANSFER_SETUP: u64 = 8;
+/// Cycles from a load's first request to its first value reaching the destination walk:
+/// DRAM's latency and the beat FIFO's two.
+pub const FIRST_BEAT: u64 = 30;
+/// Cycles of a `gemm` besides its steps and the last group's write-back (a cycle per row):
+/// taking it, setting up (seven products), the operands' read, the multiply-add, and
+/// finishing.
+pub const GEMM_SETUP: u64 = 11;
+/// Cycles of a `gemm` with nothing to compute.
+pub const GEMM_EMPTY: u64 = 9;
+/// Cycles of a post-processing instruction besides its elements: taking it, three setup
+/// products, and finishing.
+pub const POST_SETUP: u64 = 5;
+
+/// The cost of `op` on the serial datapath `c`.
+pub fn cost(c: &HwConfig, op: &Op) -> Cost {
+    let rows = u64::from(c.rows);
+    let n3 = |z: u16, y: u16, x: u16| u64::from(z) * u64::from(y) * u64::from(x);
+    let cycles = |cycles| Cost {
+        cycles,
+        ..Cost::default()
+    };
+    match op {
+        Op::Config(_) | Op::End | Op::Sync(_) => cycles(1),
+        Op::Load(l) => {
+            let (y, x) = (
+                u64::from(l.pad_top) + u64::from(l.y) + u64::from(l.pad_bottom),
+                u64::from(l.pad_left) + u64::from(l.x) + u64::from(l.pad_right),
+            );
+            let entries = u64::from(l.z) * y * x;
+            let values = n3(l.z, l.y, l.x);
+            let lead = u64::from(l.pad_top) * x + u64::from(l.pad_left);
+            let walk = if values == 0 {
+                entries
+            } else {
+                entries.max(FIRST_BEAT + entries - lead.min(entries))
+            };
+            Cost {
+                cycles: TRANSFER_SETUP + 1 + walk,
+                dram_bytes: (values * u64::from(l.bits)).div_ceil(8),
+                macs: 0,
+            }
+        }
+        Op::Store(s) => {
+            let values = n3(s.z, s.y, s.x);
+            Cost {
+                cycles: TRANSFER_SETUP + 1 + values + if values > 0 { 29 } else { 0 },
+                dram_bytes: (values * u64::from(s.bits)).div_ceil(8),
+                macs: 0,
+            }
+        }
+        Op::Gemm(g) => {
+            let k = u64::from(g.cin) * u64::from(g.kh) * u64::from(g.kw);
+            let outputs = u64::from(g.groups) * u64::from(g.m) * u64::from(g.oh);
+            let pixel_groups = outputs * u64::from(g.ow).div_ceil(rows);
+            // each group of pixels takes the reduction's k steps, but no fewer cycles than
+            // the write-back of the one before takes to read its sums (the first waits for
+            // none)
+            let per_group = k.max(rows);
+            Cost {
+                cycles: if pixel_groups == 0 || k == 0 {
+                    GEMM_EMPTY
+                } else {
+                    GEMM_SETUP + pixel_groups * per_group - (per_group - k) + rows
+                },
+                dram_bytes: 0,
+                macs: outputs * u64::from(g.ow) * k,
+            }
+        }
+        Op::Requant(r) => {
+            let n = n3(r.z, r.y, r.x);
+            let records = if r.pstride == 0 { 1 } else { u64::from(r.z) };
+            // a record takes 5 cycles to read; an element its read, the product's 4 cycles
+            // (two 16-bit multipliers, a digit of the left operand a cycle) and its write
+            cycles(POST_SETUP + 5 * records + 7 * n)
+        }
+        Op::Clamp(o) => cycles(POST_SETUP + 3 * n3(o.z, o.y, o.x)),
+        Op::Alu(o) => {
+            let per = if o.op == crate::isa::AluOp::Mul { 8 } else { 4 };
+            cycles(POST_SETUP + per * n3(o.z, o.y, o.x))
+        }
+        Op::Lut(o) => cycles(POST_SETUP + 4 * n3(o.z, o.y, o.x)),
+        Op::Threshold(Threshold { z, y, x, count, .. }) => {
+            cycles(POST_SETUP + (4 + u64::from(*count)) * n3(*z, *y, *x))
+        }
+        Op::Pool(p) => {
+            cycles(POST_SETUP + (3 + u64::from(p.kh) * u64::from(p.kw)) * n3(p.c, p.oh, p.ow))
+        }
+    }
+}
+
+/// Whether `op` keeps to the serial datapath's limits: its post-processing carries zero
+/// points, bounds, table origins and biases of 32 bits (a requantization record's zero points
+/// are checked where the simulator reads them).
+pub fn check(op: &Op) -> Result<(), String> {
+    let fits = |what: &str, v: i64| {
+        if i32::try_from(v).is_ok() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what} {v} does not fit 32 bits, which the serial datapath's post-processing \
+                 carries"
+            ))
+        }
+    };
+    match op {
+        Op::Clamp(c) => {
+            fits("the lower bound", c.lo)?;
+            fits("the upper bound", c.hi)
+        }
+        Op::Alu(a) => {
+            fits("the left zero point", a.dzp)?;
+            fits("the right zero point", a.szp)?;
+            fits("the output zero point", a.ozp)
+        }
+        Op::Lut(l) => fits("the table's first value", l.min),
+        Op::Threshold(t) => fits("the bias", t.bias),
+        _ => Ok(()),
+    }
+}
