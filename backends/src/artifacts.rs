@@ -239,6 +239,13 @@ pub fn report(
         total.dsp,
         total.bram,
     );
+    // (the iCE40's serial datapath, for one, does not fit its part yet: docs/hw.md)
+    if let Some(e) = Target::parse(&hw.target)
+        .ok()
+        .and_then(|t| qweave_hw::estimate(hw, t).err())
+    {
+        let _ = writeln!(s, "**It does not fit the part:** {e}.\n");
+    }
     if let Some(d) = mapping.default {
         let _ = writeln!(
             s,

@@ -176,7 +176,7 @@ mod tests {
     fn presets_model_as_documented() {
         let want = [
             (Target::Sim, 14632, 0, 42),
-            (Target::Ice40up5k, 9062, 8, 22),
+            (Target::Ice40up5k, 8169, 7, 22),
             (Target::Xczu3eg, 27368, 272, 98),
             (Target::Xczu9eg, 196072, 2112, 322),
         ];
@@ -195,21 +195,21 @@ mod tests {
         let b = breakdown(&c, Target::Ice40up5k).unwrap();
         // the serial datapath: a column of 4 multipliers and the setup multiplier; one 512 x 8
         // input copy per row and the 512 x 8 weights; 512 32-bit accumulators; the
-        // post-processing unit's 2-digit product and setup multiplier, 512 64-bit parameters
+        // post-processing unit's 2-digit product, 512 64-bit parameters
         // and a 256 x 32 table; the transfer engine's two FIFOs
         let r = |lut, dsp, bram| Resources { lut, dsp, bram };
-        assert_eq!(b.array, r(1386 + 4 * 110, 5, 0));
+        assert_eq!(b.array, r(1036 + 4 * 110, 5, 0));
         assert_eq!(b.operand_buffers, r(0, 0, 4 + 1));
         assert_eq!(b.accumulators, r(0, 0, 4));
-        assert_eq!(b.post, r(3934, 3, 8 + 2));
-        assert_eq!(b.control, r(2820 + 482, 0, 2 + 1));
-        // yosys maps it onto 8 SB_MAC16 and 22 EBR, but 9,062 LUTs do not fit 5,280
+        assert_eq!(b.post, r(3646, 2, 8 + 2));
+        assert_eq!(b.control, r(2575 + 472, 0, 2 + 1));
+        // yosys maps it onto 7 SB_MAC16 and 22 EBR, but 8,169 LUTs do not fit 5,280
         assert_eq!(
             estimate(&c, Target::Ice40up5k),
             Err(HwError::DoesNotFit {
                 target: "ice40up5k".into(),
                 resource: "LUTs",
-                needed: 9062,
+                needed: 8169,
                 available: 5280,
             })
         );
@@ -231,14 +231,14 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("shrink"), "{e}");
-        // 8 multiplier rows, their setup multiplier and the post-processing unit's 3
+        // 8 multiplier rows, their setup multiplier and the post-processing unit's 2
         let mut c = Target::Ice40up5k.preset();
         c.rows = 8;
         assert!(matches!(
             estimate(&c, Target::Ice40up5k),
             Err(HwError::DoesNotFit {
                 resource: "DSP blocks",
-                needed: 12,
+                needed: 11,
                 available: 8,
                 ..
             })

@@ -9,22 +9,22 @@ use crate::isa::{Op, Threshold};
 
 /// The serial datapath's parts as yosys 0.23 synthesizes them for the iCE40 (`synth_ice40
 /// -dsp -noflatten` of the `ice40up5k` preset, each unit alone: flattened, the whole is about
-/// 7 % smaller). LUTs of the array besides its rows: the setup multiplier's operands, the
+/// 3 % smaller). LUTs of the array besides its rows: the setup multiplier's operands, the
 /// three walks (reduction, pixels, outputs), the weight pointer and the write-back.
-const ARRAY_LUTS: u64 = 1386;
+const ARRAY_LUTS: u64 = 1036;
 /// LUTs per multiplier row: its input address, sum and shadow register.
 const ROW_LUTS: u64 = 110;
 /// LUTs of the transfer engine: its fields, the stride setup, its walk, the beat and value
 /// FIFOs' pointers, value extraction and the store's masked writes.
-const TRANSFER_LUTS: u64 = 2820;
+const TRANSFER_LUTS: u64 = 2575;
 /// LUTs of the post-processing unit and its two walks.
-const POST_LUTS: u64 = 3934;
+const POST_LUTS: u64 = 3646;
 /// LUTs of the controller, the memories' port muxes and the fetch.
-const CONTROL_LUTS: u64 = 482;
+const CONTROL_LUTS: u64 = 472;
 
 /// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
-/// per row, the array's and the post-processing unit's setup multipliers, and the two digits
-/// of the post-processing unit's product).
+/// per row, the array's setup multiplier, and the two digits of the post-processing unit's
+/// product; yosys builds the post-processing unit's narrow setup multiplier in LUTs).
 pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
     let rows = u64::from(c.rows);
     // a block is at most 16 bits wide on the iCE40 (256 x 16 EBR), 72 on larger parts
@@ -53,7 +53,7 @@ pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
         },
         post: Resources {
             lut: POST_LUTS,
-            dsp: 3,
+            dsp: 2,
             bram: blocks(u64::from(c.post.param_entries), 64)
                 + blocks(u64::from(c.post.lut_entries), 32),
         },

@@ -35,6 +35,14 @@ module qw_serial_core #(
     output logic [2:0]   t_done
 );
   localparam logic [7:0] CONFIG = 1, LOAD = 2, GEMM = 3, STORE = 10, SYNC = 12;
+  // the walks keep addresses of the widest memory's bits, and counts one bit wider (a valid
+  // program's dimensions each stay within a memory); at least a byte field's 8 bits
+  localparam int LM0 = LI > LW ? LI : LW;
+  localparam int LM1 = LA > LP ? LA : LP;
+  localparam int LM2 = LM0 > LM1 ? LM0 : LM1;
+  localparam int LM3 = LM2 > LL ? LM2 : LL;
+  localparam int AW = LM3 > 8 ? LM3 : 8;
+  localparam int CW = AW + 1;
   localparam logic [2:0] INP = 0, WGT = 1, ACC = 2, PAR = 3;  // else LUT
 
   wire [7:0] op = insn[7:0];
@@ -67,7 +75,7 @@ module qw_serial_core #(
   /* verilator lint_on UNUSEDSIGNAL */
   logic [63:0] x_wval;
   logic [ACC_BITS-1:0] acc_rd;
-  qw_serial_xfer #(.ACC_BITS(ACC_BITS)) xfer (
+  qw_serial_xfer #(.ACC_BITS(ACC_BITS), .CW(CW)) xfer (
       .clk, .reset, .go(x_go), .insn, .done(x_done),
       .w_en(x_wen), .w_buf(x_wbuf), .w_addr(x_waddr), .w_val(x_wval),
       .r_addr(x_raddr), .r_val(acc_rd),
@@ -81,7 +89,7 @@ module qw_serial_core #(
   logic g_awe, p_awe;
   logic [ACC_BITS-1:0] g_awd, p_awd;
   qw_serial_gemm #(.ROWS(ROWS), .LOG_ROWS(LOG_ROWS), .ACC_BITS(ACC_BITS), .LI(LI), .LW(LW),
-                   .LA(LA)) gemm (
+                   .LA(LA), .AW(AW), .CW(CW)) gemm (
       .clk, .reset, .go(g_go), .insn, .done(g_done), .cfg_wfmt, .cfg_afmt, .cfg_acc_bits,
       .inp_ra, .inp_rd, .wgt_ra, .wgt_rd, .acc_ra(g_ara), .acc_rd, .acc_we(g_awe),
       .acc_wa(g_awa), .acc_wd(g_awd));
@@ -90,7 +98,7 @@ module qw_serial_core #(
   logic [63:0] par_rd;
   logic [LL-1:0] lut_ra;
   logic [31:0] lut_rd;
-  qw_serial_post #(.ACC_BITS(ACC_BITS), .LA(LA), .LP(LP), .LL(LL)) post (
+  qw_serial_post #(.ACC_BITS(ACC_BITS), .LA(LA), .LP(LP), .LL(LL), .AW(AW), .CW(CW)) post (
       .clk, .reset, .go(p_go), .insn, .done(p_done), .cfg_acc_bits,
       .acc_ra(p_ara), .acc_rd, .acc_we(p_awe), .acc_wa(p_awa), .acc_wd(p_awd),
       .par_ra, .par_rd, .lut_ra, .lut_rd);

@@ -13,7 +13,9 @@ module qw_serial_gemm #(
     parameter int ACC_BITS = 32,
     parameter int LI = 10,        // address bits of the input, weight and accumulator memories
     parameter int LW = 10,
-    parameter int LA = 10
+    parameter int LA = 10,
+    parameter int AW = 10,        // bits the walks keep of an address (the widest memory's)
+    parameter int CW = 11         // and of a count (no dimension reaches 2^CW entries)
 ) (
     input  logic                     clk,
     input  logic                     reset,
@@ -48,13 +50,16 @@ module qw_serial_gemm #(
   wire [7:0] sw = insn[8*33 +: 8], dh = insn[8*34 +: 8], dw = insn[8*35 +: 8];
   wire reset_sums = insn[8*36];
   wire empty = groups == 0 || m == 0 || oh == 0 || ow == 0 || cin == 0 || kh == 0 || kw == 0;
-  // groups of ROWS pixels per output row
+  // groups of ROWS pixels per output row; this and the setup's products are kept to the
+  // walks' widths
+  /* verilator lint_off UNUSEDSIGNAL */
   wire [15:0] ngroups = (ow + R16 - 16'd1) >> LOG_ROWS;
 
   // ---- setup: the tile's products, one a cycle on one multiplier ----
   logic busy, setup, issuing;
   logic [2:0] sstep;
   logic [15:0] plane, dhiw, shiw, cinplane, khkw, kk, ohow;
+  /* verilator lint_on UNUSEDSIGNAL */
   logic [15:0] ma, mb;
   always_comb begin
     case (sstep)
@@ -104,18 +109,26 @@ module qw_serial_gemm #(
   wire p_start = setup_end || (step && f_last);
   logic [15:0] red, pix, out;
   // the reduction: channel, kernel row and column
-  qw_walk #(.A(16)) t_walk (
-      .clk, .start(t_start), .base(16'd0), .z(cin), .y({8'd0, kh}), .x({8'd0, kw}),
-      .zs(plane), .ys(dhiw), .xs({8'd0, dw}), .step, .at(red), .on(t_on), .last(t_last));
+  logic [AW-1:0] red_w, pix_w, out_w;
+  assign red = 16'(red_w);
+  assign pix = 16'(pix_w);
+  assign out = 16'(out_w);
+  /* verilator lint_off UNUSEDSIGNAL */
+  wire [15:0] sw_rows = {8'd0, sw} << LOG_ROWS;
+  /* verilator lint_on UNUSEDSIGNAL */
+  qw_walk #(.A(AW), .C(CW)) t_walk (
+      .clk, .start(t_start), .base('0), .z(CW'(cin)), .y(CW'(kh)), .x(CW'(kw)),
+      .zs(AW'(plane)), .ys(AW'(dhiw)), .xs(AW'(dw)), .step, .at(red_w), .on(t_on),
+      .last(t_last));
   // the pixel groups of the filter: their first input and output
-  qw_walk #(.A(16)) p_walk (
-      .clk, .start(p_start), .base(setup ? f_inp : next_gbase), .z(16'd1), .y(oh),
-      .x(ngroups), .zs(16'd0), .ys(shiw), .xs({8'd0, sw} << LOG_ROWS),
-      .step(step && t_last), .at(pix), .on(p_on), .last(p_last));
-  qw_walk #(.A(16)) o_walk (
-      .clk, .start(p_start), .base(setup ? f_acc : next_obase), .z(16'd1), .y(oh),
-      .x(ngroups), .zs(16'd0), .ys(ow), .xs(R16),
-      .step(step && t_last), .at(out), .on(o_on), .last(o_last));
+  qw_walk #(.A(AW), .C(CW)) p_walk (
+      .clk, .start(p_start), .base(AW'(setup ? f_inp : next_gbase)), .z(CW'(1)), .y(CW'(oh)),
+      .x(CW'(ngroups)), .zs('0), .ys(AW'(shiw)), .xs(AW'(sw_rows)),
+      .step(step && t_last), .at(pix_w), .on(p_on), .last(p_last));
+  qw_walk #(.A(AW), .C(CW)) o_walk (
+      .clk, .start(p_start), .base(AW'(setup ? f_acc : next_obase)), .z(CW'(1)), .y(CW'(oh)),
+      .x(CW'(ngroups)), .zs('0), .ys(AW'(ow)), .xs(AW'(R16)),
+      .step(step && t_last), .at(out_w), .on(o_on), .last(o_last));
   always_comb begin
     logic [15:0] a;
     a = pix + red;

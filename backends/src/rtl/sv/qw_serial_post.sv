@@ -10,7 +10,9 @@ module qw_serial_post #(
     parameter int ACC_BITS = 32,
     parameter int LA = 10,        // address bits of the accumulator, parameter and table memories
     parameter int LP = 6,
-    parameter int LL = 8
+    parameter int LL = 8,
+    parameter int AW = 10,        // bits the walks keep of an address (the widest memory's)
+    parameter int CW = 11         // and of a count (no dimension reaches 2^CW entries)
 ) (
     input  logic                clk,
     input  logic                reset,
@@ -34,7 +36,8 @@ module qw_serial_post #(
     input  logic [31:0]         lut_rd
 );
   localparam logic [7:0] REQUANT = 4, CLAMP = 5, ALU = 6, LUT = 7, THRESH = 8, POOL = 9;
-  localparam int W = 68;      // a product and its rounding
+  localparam int W = 68;      // a product
+  localparam int V = 40;      // a value to saturate: a 38-bit quotient or product plus 32 bits
   localparam int N = 36;      // everything else
 
   // ---- fields ----
@@ -49,9 +52,6 @@ module qw_serial_post #(
   wire [1:0] ofmt = op == REQUANT ? insn[8*21 +: 2] : is_alu ? insn[8*55 +: 2] : insn[8*32 +: 2];
   wire [5:0] obits = op == REQUANT ? insn[8*22 +: 6] : is_alu ? insn[8*56 +: 6] : insn[8*33 +: 6];
   // the immediates, sign-extended from 32 bits
-  function automatic logic signed [W-1:0] imm(input logic [31:0] v);
-    imm = {{(W-32){v[31]}}, v};
-  endfunction
   function automatic logic signed [N-1:0] nimm(input logic [31:0] v);
     nimm = {{(N-32){v[31]}}, v};
   endfunction
@@ -60,30 +60,42 @@ module qw_serial_post #(
   endfunction
 
   // ---- sat(v, fmt, bits) and the rounding shift ----
-  function automatic logic signed [W-1:0] sat(input logic signed [W-1:0] v,
-                                              input logic [1:0] fmt, input logic [5:0] bits);
+  // sat(v, fmt, bits) of a value kept to V bits; `over` says the whole value does not fit
+  // them, and `neg` is then its sign
+  function automatic logic signed [V-1:0] sat(input logic signed [V-1:0] v, input logic over,
+                                              input logic neg, input logic [1:0] fmt,
+                                              input logic [5:0] bits);
     // the bits above the range: for signed values from bit bits-1 on (they must all equal the
     // sign), for unsigned ones from bit bits on (they must be zero)
-    logic [W-1:0] high;
-    high = {W{1'b1}} << (fmt == 2'd0 ? bits - 6'd1 : bits);
-    if (fmt == 2'd2) sat = v < 0 ? -W'(1) : W'(1);
-    else if (fmt == 2'd0) begin
-      if ((v & high) == 0 || (v & high) == high) sat = v;
-      else sat = v[W-1] ? high : ~high;
-    end else begin
-      if ((v & high) == 0) sat = v;
-      else sat = v[W-1] ? W'(0) : ~high;
-    end
+    logic [V-1:0] high;
+    logic sign, fits;
+    high = {V{1'b1}} << (fmt == 2'd0 ? bits - 6'd1 : bits);
+    sign = over ? neg : v[V-1];
+    fits = !over && ((v & high) == 0 || (fmt == 2'd0 && (v & high) == high));
+    if (fmt == 2'd2) sat = sign ? -V'(1) : V'(1);
+    else if (fits) sat = v;
+    else if (fmt == 2'd0) sat = sign ? high : ~high;
+    else sat = sign ? V'(0) : ~high;
   endfunction
-  // x / 2^s rounded by `mode` (the order of RoundingMode::ALL)
-  function automatic logic signed [W-1:0] shift_round(input logic signed [W-1:0] x,
+  // whether x's bits from `from` on are not all its sign (x does not fit `from` bits)
+  function automatic logic beyond(input logic [W-1:0] x, input logic [6:0] from);
+    beyond = ((x ^ {W{x[W-1]}}) & ({W{1'b1}} << from)) != 0;
+  endfunction
+  // x / 2^s rounded by `mode` (the order of RoundingMode::ALL), kept to 38 bits (`beyond` says
+  // whether it fits them)
+  function automatic logic signed [V-1:0] shift_round(input logic signed [W-1:0] x,
                                                       input logic [5:0] s, input logic [3:0] mode);
-    logic signed [W-1:0] q;
+    // (only the low bits of the shifted value are kept)
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [W-1:0] shifted;
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic signed [37:0] q;
     logic [W-1:0] below;
     logic half, rest, up;
-    q = x >>> s;
+    shifted = x >>> s;
+    q = shifted[37:0];
     below = ~({W{1'b1}} << s) & x;              // the bits shifted out
-    half = s != 0 && x[7'(s - 6'd1)];                // the first of them
+    half = s != 0 && x[7'(s - 6'd1)];           // the first of them
     rest = (below & ~({W{1'b1}} << (s - 6'd1))) != 0 && s > 1;
     case (mode)
       4'd5: up = 0;                              // floor
@@ -95,13 +107,13 @@ module qw_serial_post #(
         else if (rest) up = 1;
         else case (mode)
           4'd0: up = q[0];                       // half_even
-          4'd1: up = !q[W-1];                    // half_away
-          4'd2: up = q[W-1];                     // half_toward_zero
+          4'd1: up = !x[W-1];                    // half_away
+          4'd2: up = x[W-1];                     // half_toward_zero
           4'd3: up = 1;                          // half_up
           default: up = 0;                       // half_down
         endcase
     endcase
-    shift_round = q + (up ? W'(1) : W'(0));
+    shift_round = V'(q) + (up ? V'(1) : V'(0));
   endfunction
 
   // ---- setup: the products the pool walks with ----
@@ -109,7 +121,10 @@ module qw_serial_post #(
                          MS = 7, L0 = 8, T0 = 9, P0 = 10, P1 = 11, P2 = 12, WR = 13, MC = 14;
   logic [3:0] phase;
   logic [1:0] sstep;
+  // (kept to the walks' widths)
+  /* verilator lint_off UNUSEDSIGNAL */
   logic [15:0] p_plane, p_shiw, p_dhiw;
+  /* verilator lint_on UNUSEDSIGNAL */
   logic [15:0] ma, mb;
   always_comb begin
     case (sstep)
@@ -136,16 +151,20 @@ module qw_serial_post #(
   logic [15:0] r_at, w_at;     // the memories take their low address bits
   logic r_on, r_last, w_on;
   /* verilator lint_on UNUSEDSIGNAL */
-  qw_walk #(.A(16)) r_walk (
-      .clk, .start(setup_end), .base(is_pool ? insn[8*5 +: 16] : insn[8*9 +: 16]),
-      .z(fz), .y(fy), .x(fx),
-      .zs(is_pool ? p_plane : insn[8*19 +: 16]), .ys(is_pool ? p_shiw : insn[8*23 +: 16]),
-      .xs(is_pool ? {8'd0, insn[8*26 +: 8]} : insn[8*27 +: 16]),
-      .step(r_step), .at(r_at), .on(r_on), .last(r_last));
-  qw_walk #(.A(16)) w_walk (
-      .clk, .start(w_start), .base(r_at), .z(16'd1), .y({8'd0, insn[8*23 +: 8]}),
-      .x({8'd0, insn[8*24 +: 8]}), .zs(16'd0), .ys(p_dhiw), .xs({8'd0, insn[8*28 +: 8]}),
-      .step(w_step), .at(w_at), .on(w_on), .last(w_last));
+  logic [AW-1:0] r_w, w_w;
+  assign r_at = 16'(r_w);
+  assign w_at = 16'(w_w);
+  qw_walk #(.A(AW), .C(CW)) r_walk (
+      .clk, .start(setup_end), .base(AW'(is_pool ? insn[8*5 +: 16] : insn[8*9 +: 16])),
+      .z(CW'(fz)), .y(CW'(fy)), .x(CW'(fx)),
+      .zs(AW'(is_pool ? p_plane : insn[8*19 +: 16])),
+      .ys(AW'(is_pool ? p_shiw : insn[8*23 +: 16])),
+      .xs(AW'(is_pool ? {8'd0, insn[8*26 +: 8]} : insn[8*27 +: 16])),
+      .step(r_step), .at(r_w), .on(r_on), .last(r_last));
+  qw_walk #(.A(AW), .C(CW)) w_walk (
+      .clk, .start(w_start), .base(AW'(r_at)), .z(CW'(1)), .y(CW'(insn[8*23 +: 8])),
+      .x(CW'(insn[8*24 +: 8])), .zs('0), .ys(AW'(p_dhiw)), .xs(AW'(insn[8*28 +: 8])),
+      .step(w_step), .at(w_w), .on(w_on), .last(w_last));
 
   // ---- the element ----
   logic [15:0] e_at;           // the element (dense from dst)
@@ -177,9 +196,10 @@ module qw_serial_post #(
   wire signed [N-1:0] s = t - nimm(insn[8*39 +: 32]);
   assign mul_a = 34'(d);
   assign mul_b = is_alu ? 34'(s) : {{2{mult[31]}}, mult};
-  // before saturation: a requantization's rounded quotient, an alu's result, a count; one
-  // saturation serves them
-  logic signed [W-1:0] pre;
+  // before saturation: a requantization's rounded quotient, an alu's result, a count (and
+  // whether the whole value fits V bits); one saturation serves them
+  logic signed [V-1:0] pre;
+  logic over;
   always_comb begin
     logic signed [N-1:0] a;
     case (insn[8*4 +: 2])
@@ -187,18 +207,26 @@ module qw_serial_post #(
       2'd2: a = d > s ? d : s;
       default: a = d < s ? d : s;
     endcase
+    over = 0;
     case (op)
-      REQUANT: pre = shift_round(prod, shift, insn[8*20 +: 4]) + W'(zp_out);
-      ALU: pre = (insn[8*4 +: 2] == 2'd1 ? prod : W'(a)) + imm(insn[8*47 +: 32]);
+      REQUANT: begin
+        pre = shift_round(prod, shift, insn[8*20 +: 4]) + V'(zp_out);
+        over = beyond(prod, 7'(shift) + 7'd37);
+      end
+      ALU: begin
+        pre = (insn[8*4 +: 2] == 2'd1 ? V'($signed(prod[37:0])) : V'(a))
+            + V'(nimm(insn[8*47 +: 32]));
+        over = insn[8*4 +: 2] == 2'd1 && beyond(prod, 7'd37);
+      end
       default: begin  // THRESH
         a = nimm(insn[8*24 +: 32]) + work;
-        pre = W'(a);
+        pre = V'(a);
       end
     endcase
   end
   // (a saturated value fits N bits)
   /* verilator lint_off UNUSEDSIGNAL */
-  wire signed [W-1:0] saturated = sat(pre, ofmt, obits);
+  wire signed [V-1:0] saturated = sat(pre, over, prod[W-1], ofmt, obits);
   /* verilator lint_on UNUSEDSIGNAL */
   logic signed [N-1:0] result;
   always_comb begin

@@ -13,7 +13,8 @@
 // lies in under a mask of its bits (a value across two beats takes two writes, two cycles);
 // it finishes when DRAM has acknowledged every write.
 module qw_serial_xfer #(
-    parameter int ACC_BITS = 32
+    parameter int ACC_BITS = 32,
+    parameter int CW = 11         // bits of a count (no dimension reaches 2^CW entries)
 ) (
     input  logic                clk,
     input  logic                reset,
@@ -93,8 +94,8 @@ module qw_serial_xfer #(
   logic w_last;                // the walk's `on` says when it ends
   /* verilator lint_on UNUSEDSIGNAL */
   logic [A-1:0] at;
-  qw_walk #(.A(A)) walk (
-      .clk, .start, .base, .z(fz), .y(fy), .x(fx), .zs(bzs), .ys(bys), .xs(bxs),
+  qw_walk #(.A(A), .C(CW)) walk (
+      .clk, .start, .base, .z(CW'(fz)), .y(CW'(fy)), .x(CW'(fx)), .zs(bzs), .ys(bys), .xs(bxs),
       .step(w_step), .at, .on(w_on), .last(w_last));
   // the value's last bit (only its beat matters)
   /* verilator lint_off UNUSEDSIGNAL */
@@ -182,17 +183,28 @@ module qw_serial_xfer #(
   logic s_two, s_high;           // it spans two beats; the low one is written
   logic [7:0] unacked;
   wire storing = running && !is_load;
-  logic [63:0] s_val;
+  // the value's bits (a bipolar value: 1 for +1) rotated to its bit: the low beat takes the
+  // rotated word's bits from s_bit up, the high beat those below
+  logic [31:0] s_val;
   always_comb begin
-    // the value's low bits (a bipolar value: 1 for +1)
-    s_val = {{(64-ACC_BITS){r_val[ACC_BITS-1]}}, r_val} & ones;
-    if (fmt == 2'd2) s_val = {63'd0, r_val == {{(ACC_BITS-1){1'b0}}, 1'b1}};
+    s_val = 32'($signed(r_val)) & ones[31:0];
+    if (fmt == 2'd2) s_val = {31'd0, r_val == {{(ACC_BITS-1){1'b0}}, 1'b1}};
   end
-  wire [63:0] s_data = s_val << s_bit, s_mask = ones << s_bit;
+  // v rotated left by `by`: five stages of 32 two-way muxes
+  function automatic logic [31:0] rotl(input logic [31:0] v, input logic [4:0] by);
+    rotl = v;
+    if (by[0]) rotl = {rotl[30:0], rotl[31]};
+    if (by[1]) rotl = {rotl[29:0], rotl[31:30]};
+    if (by[2]) rotl = {rotl[27:0], rotl[31:28]};
+    if (by[3]) rotl = {rotl[23:0], rotl[31:24]};
+    if (by[4]) rotl = {rotl[15:0], rotl[31:16]};
+  endfunction
+  wire [31:0] from_bit = {32{1'b1}} << s_bit;
+  wire [31:0] s_ones = rotl(ones[31:0], s_bit);
   assign m_wreq = storing && s_have;
   assign m_waddr = s_b0 + {31'd0, s_high};
-  assign m_wdata = s_high ? s_data[63:32] : s_data[31:0];
-  assign m_wmask = s_high ? s_mask[63:32] : s_mask[31:0];
+  assign m_wdata = rotl(s_val, s_bit);
+  assign m_wmask = s_high ? s_ones & ~from_bit : s_ones & from_bit;
   // the value is written this cycle (a two-beat value's high beat)
   wire s_written = storing && s_have && (!s_two || s_high);
   assign w_step = storing ? (!s_have || s_written) : q_next;
