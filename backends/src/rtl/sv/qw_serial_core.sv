@@ -104,20 +104,19 @@ module qw_serial_core #(
       .par_ra, .par_rd, .lut_ra, .lut_rd);
 
   // ---- the memories ----
-  wire x_to = x_wen;
   for (genvar r = 0; r < ROWS; r++) begin : inp
     qw_ram #(.N(1 << LI), .LOG(LI), .W(8)) copy (
-        .clk, .we(x_to && x_wbuf == INP), .wa(x_waddr[LI-1:0]), .wd(x_wval[7:0]),
+        .clk, .we(x_wen && x_wbuf == INP), .wa(x_waddr[LI-1:0]), .wd(x_wval[7:0]),
         .ra(inp_ra[r*LI +: LI]), .rd(inp_rd[r*8 +: 8]));
   end
   qw_ram #(.N(1 << LW), .LOG(LW), .W(8)) wgt (
-      .clk, .we(x_to && x_wbuf == WGT), .wa(x_waddr[LW-1:0]), .wd(x_wval[7:0]),
+      .clk, .we(x_wen && x_wbuf == WGT), .wa(x_waddr[LW-1:0]), .wd(x_wval[7:0]),
       .ra(wgt_ra), .rd(wgt_rd));
   qw_ram #(.N(1 << LP), .LOG(LP), .W(64)) par (
-      .clk, .we(x_to && x_wbuf == PAR), .wa(x_waddr[LP-1:0]), .wd(x_wval),
+      .clk, .we(x_wen && x_wbuf == PAR), .wa(x_waddr[LP-1:0]), .wd(x_wval),
       .ra(par_ra), .rd(par_rd));
   qw_ram #(.N(1 << LL), .LOG(LL), .W(32)) lut (
-      .clk, .we(x_to && x_wbuf > PAR), .wa(x_waddr[LL-1:0]), .wd(x_wval[31:0]),
+      .clk, .we(x_wen && x_wbuf > PAR), .wa(x_waddr[LL-1:0]), .wd(x_wval[31:0]),
       .ra(lut_ra), .rd(lut_rd));
   // the accumulators: whichever unit runs
   logic acc_we;
@@ -130,7 +129,7 @@ module qw_serial_core #(
       acc_wd = g_awd;
       acc_ra = g_ara;
     end else if (op == LOAD || op == STORE) begin
-      acc_we = x_to && x_wbuf == ACC;
+      acc_we = x_wen && x_wbuf == ACC;
       acc_wa = x_waddr[LA-1:0];
       acc_wd = x_wval[ACC_BITS-1:0];
       acc_ra = x_raddr[LA-1:0];

@@ -107,34 +107,31 @@ module qw_serial_gemm #(
   wire [15:0] next_obase = obase + ohow;
   wire t_start = setup_end || (step && t_last);
   wire p_start = setup_end || (step && f_last);
-  logic [15:0] red, pix, out;
   // the reduction: channel, kernel row and column
-  logic [AW-1:0] red_w, pix_w, out_w;
-  assign red = 16'(red_w);
-  assign pix = 16'(pix_w);
-  assign out = 16'(out_w);
+  // (addresses kept to the widest memory's bits)
+  logic [AW-1:0] red, pix, out;
   /* verilator lint_off UNUSEDSIGNAL */
   wire [15:0] sw_rows = {8'd0, sw} << LOG_ROWS;
   /* verilator lint_on UNUSEDSIGNAL */
   qw_walk #(.A(AW), .C(CW)) t_walk (
       .clk, .start(t_start), .base('0), .z(CW'(cin)), .y(CW'(kh)), .x(CW'(kw)),
-      .zs(AW'(plane)), .ys(AW'(dhiw)), .xs(AW'(dw)), .step, .at(red_w), .on(t_on),
+      .zs(AW'(plane)), .ys(AW'(dhiw)), .xs(AW'(dw)), .step, .at(red), .on(t_on),
       .last(t_last));
   // the pixel groups of the filter: their first input and output
   qw_walk #(.A(AW), .C(CW)) p_walk (
       .clk, .start(p_start), .base(AW'(setup ? f_inp : next_gbase)), .z(CW'(1)), .y(CW'(oh)),
       .x(CW'(ngroups)), .zs('0), .ys(AW'(shiw)), .xs(AW'(sw_rows)),
-      .step(step && t_last), .at(pix_w), .on(p_on), .last(p_last));
+      .step(step && t_last), .at(pix), .on(p_on), .last(p_last));
   qw_walk #(.A(AW), .C(CW)) o_walk (
       .clk, .start(p_start), .base(AW'(setup ? f_acc : next_obase)), .z(CW'(1)), .y(CW'(oh)),
       .x(CW'(ngroups)), .zs('0), .ys(AW'(ow)), .xs(AW'(R16)),
-      .step(step && t_last), .at(out_w), .on(o_on), .last(o_last));
+      .step(step && t_last), .at(out), .on(o_on), .last(o_last));
   always_comb begin
-    logic [15:0] a;
+    logic [AW-1:0] a;
     a = pix + red;
     for (int r = 0; r < ROWS; r++) begin
       inp_ra[r*LI +: LI] = a[LI-1:0];
-      a = a + {8'd0, sw};
+      a = a + AW'(sw);
     end
   end
   assign wgt_ra = wptr[LW-1:0];
@@ -204,7 +201,7 @@ module qw_serial_gemm #(
     s1 <= step;
     s1_first <= s_first;
     s1_last <= t_last;
-    s1_out <= out;
+    s1_out <= 16'(out);
     s1_j0 <= j0;
     if (s1) begin
       for (int r = 0; r < ROWS; r++) begin

@@ -147,24 +147,22 @@ module qw_serial_post #(
 
   // ---- the walks: the right operand of an alu or a pool output's window, the window ----
   logic r_step, w_start, w_step, w_last;
+  // (addresses kept to the widest memory's bits)
+  logic [AW-1:0] r_at, w_at;
   /* verilator lint_off UNUSEDSIGNAL */
-  logic [15:0] r_at, w_at;     // the memories take their low address bits
   logic r_on, r_last, w_on;
   /* verilator lint_on UNUSEDSIGNAL */
-  logic [AW-1:0] r_w, w_w;
-  assign r_at = 16'(r_w);
-  assign w_at = 16'(w_w);
   qw_walk #(.A(AW), .C(CW)) r_walk (
       .clk, .start(setup_end), .base(AW'(is_pool ? insn[8*5 +: 16] : insn[8*9 +: 16])),
       .z(CW'(fz)), .y(CW'(fy)), .x(CW'(fx)),
       .zs(AW'(is_pool ? p_plane : insn[8*19 +: 16])),
       .ys(AW'(is_pool ? p_shiw : insn[8*23 +: 16])),
       .xs(AW'(is_pool ? {8'd0, insn[8*26 +: 8]} : insn[8*27 +: 16])),
-      .step(r_step), .at(r_w), .on(r_on), .last(r_last));
+      .step(r_step), .at(r_at), .on(r_on), .last(r_last));
   qw_walk #(.A(AW), .C(CW)) w_walk (
-      .clk, .start(w_start), .base(AW'(r_at)), .z(CW'(1)), .y(CW'(insn[8*23 +: 8])),
+      .clk, .start(w_start), .base(r_at), .z(CW'(1)), .y(CW'(insn[8*23 +: 8])),
       .x(CW'(insn[8*24 +: 8])), .zs('0), .ys(AW'(p_dhiw)), .xs(AW'(insn[8*28 +: 8])),
-      .step(w_step), .at(w_w), .on(w_on), .last(w_last));
+      .step(w_step), .at(w_at), .on(w_on), .last(w_last));
 
   // ---- the element ----
   logic [15:0] e_at;           // the element (dense from dst)
