@@ -176,7 +176,7 @@ mod tests {
     fn presets_model_as_documented() {
         let want = [
             (Target::Sim, 14632, 0, 42),
-            (Target::Ice40up5k, 8169, 7, 22),
+            (Target::Ice40up5k, 7212, 7, 18),
             (Target::Xczu3eg, 27368, 272, 98),
             (Target::Xczu9eg, 196072, 2112, 322),
         ];
@@ -195,21 +195,21 @@ mod tests {
         let b = breakdown(&c, Target::Ice40up5k).unwrap();
         // the serial datapath: a column of 4 multipliers and the setup multiplier; one 512 x 8
         // input copy per row and the 512 x 8 weights; 512 32-bit accumulators; the
-        // post-processing unit's 2-digit product, 512 64-bit parameters
-        // and a 256 x 32 table; the transfer engine's two FIFOs
+        // post-processing unit's 2-digit product, 512 32-bit parameters and a 256 x 32 table;
+        // the transfer engine's two FIFOs
         let r = |lut, dsp, bram| Resources { lut, dsp, bram };
-        assert_eq!(b.array, r(1036 + 4 * 110, 5, 0));
+        assert_eq!(b.array, r(1041 + 4 * 110, 5, 0));
         assert_eq!(b.operand_buffers, r(0, 0, 4 + 1));
         assert_eq!(b.accumulators, r(0, 0, 4));
-        assert_eq!(b.post, r(3646, 2, 8 + 2));
-        assert_eq!(b.control, r(2575 + 472, 0, 2 + 1));
-        // yosys maps it onto 7 SB_MAC16 and 22 EBR, but 8,169 LUTs do not fit 5,280
+        assert_eq!(b.post, r(2911, 2, 4 + 2));
+        assert_eq!(b.control, r(2377 + 443, 0, 2 + 1));
+        // yosys maps it onto 7 SB_MAC16 and 18 EBR, but 7,212 LUTs do not fit 5,280
         assert_eq!(
             estimate(&c, Target::Ice40up5k),
             Err(HwError::DoesNotFit {
                 target: "ice40up5k".into(),
                 resource: "LUTs",
-                needed: 8169,
+                needed: 7212,
                 available: 5280,
             })
         );

@@ -11,20 +11,20 @@ use crate::isa::{Op, Threshold};
 /// -dsp -noflatten` of the `ice40up5k` preset, each unit alone: flattened, the whole is about
 /// 3 % smaller). LUTs of the array besides its rows: the setup multiplier's operands, the
 /// three walks (reduction, pixels, outputs), the weight pointer and the write-back.
-const ARRAY_LUTS: u64 = 1036;
+const ARRAY_LUTS: u64 = 1041;
 /// LUTs per multiplier row: its input address, sum and shadow register.
 const ROW_LUTS: u64 = 110;
 /// LUTs of the transfer engine: its fields, the stride setup, its walk, the beat and value
 /// FIFOs' pointers, value extraction and the store's masked writes.
-const TRANSFER_LUTS: u64 = 2575;
+const TRANSFER_LUTS: u64 = 2377;
 /// LUTs of the post-processing unit and its two walks.
-const POST_LUTS: u64 = 3646;
+const POST_LUTS: u64 = 2911;
 /// LUTs of the controller, the memories' port muxes and the fetch.
-const CONTROL_LUTS: u64 = 472;
+const CONTROL_LUTS: u64 = 443;
 
 /// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
-/// per row, the array's setup multiplier, and the two digits of the post-processing unit's
-/// product; yosys builds the post-processing unit's narrow setup multiplier in LUTs).
+/// per row, the array's setup multiplier, and the two of the post-processing unit's product,
+/// which also computes its setup products).
 pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
     let rows = u64::from(c.rows);
     // a block is at most 16 bits wide on the iCE40 (256 x 16 EBR), 72 on larger parts
@@ -54,7 +54,7 @@ pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
         post: Resources {
             lut: POST_LUTS,
             dsp: 2,
-            bram: blocks(u64::from(c.post.param_entries), 64)
+            bram: blocks(u64::from(c.post.param_entries), 32)
                 + blocks(u64::from(c.post.lut_entries), 32),
         },
         // the transfer engine's FIFOs: 64 beats and 256 value descriptors
@@ -140,9 +140,10 @@ pub fn cost(c: &HwConfig, op: &Op) -> Cost {
         Op::Requant(r) => {
             let n = n3(r.z, r.y, r.x);
             let records = if r.pstride == 0 { 1 } else { u64::from(r.z) };
-            // a record takes 5 cycles to read; an element its read, the product's 4 cycles
-            // (two 16-bit multipliers, a digit of the left operand a cycle) and its write
-            cycles(POST_SETUP + 5 * records + 7 * n)
+            // a record takes 5 cycles to read and 16 to shift its multiplier (a bit a cycle);
+            // an element its read, the product's 4 cycles (two 16-bit multipliers, a digit of
+            // the multiplier a cycle) and its write
+            cycles(POST_SETUP + 21 * records + 7 * n)
         }
         Op::Clamp(o) => cycles(POST_SETUP + 3 * n3(o.z, o.y, o.x)),
         Op::Alu(o) => {
@@ -160,8 +161,8 @@ pub fn cost(c: &HwConfig, op: &Op) -> Cost {
 }
 
 /// Whether `op` keeps to the serial datapath's limits: its post-processing carries zero
-/// points, bounds, table origins and biases of 32 bits (a requantization record's zero points
-/// are checked where the simulator reads them).
+/// points, bounds, table origins and biases of 32 bits and saturates to at most 32 bits (a
+/// requantization record's zero points are checked where the simulator reads them).
 pub fn check(op: &Op) -> Result<(), String> {
     let fits = |what: &str, v: i64| {
         if i32::try_from(v).is_ok() {
@@ -173,18 +174,33 @@ pub fn check(op: &Op) -> Result<(), String> {
             ))
         }
     };
+    let narrow = |bits: u8| {
+        if bits <= 32 {
+            Ok(())
+        } else {
+            Err(format!(
+                "it saturates to {bits} bits, but the serial datapath's post-processing \
+                 saturates to at most 32"
+            ))
+        }
+    };
     match op {
+        Op::Requant(r) => narrow(r.obits),
         Op::Clamp(c) => {
             fits("the lower bound", c.lo)?;
             fits("the upper bound", c.hi)
         }
         Op::Alu(a) => {
+            narrow(a.obits)?;
             fits("the left zero point", a.dzp)?;
             fits("the right zero point", a.szp)?;
             fits("the output zero point", a.ozp)
         }
         Op::Lut(l) => fits("the table's first value", l.min),
-        Op::Threshold(t) => fits("the bias", t.bias),
+        Op::Threshold(t) => {
+            narrow(t.obits)?;
+            fits("the bias", t.bias)
+        }
         _ => Ok(()),
     }
 }

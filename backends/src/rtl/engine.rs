@@ -50,7 +50,9 @@ impl Engine {
         trace: bool,
     ) -> Result<Engine, String> {
         let verilator = qweave_rtl::Verilator::find()?;
+        // (-Wall: a model is built only from lint-clean SystemVerilog)
         let mut flags = vec![
+            "-Wall".to_string(),
             "-CFLAGS".to_string(),
             format!(
                 "-DQW_BUS={} -DQW_LATENCY={DRAM_READ_LATENCY}{}",

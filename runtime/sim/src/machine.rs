@@ -204,6 +204,13 @@ impl<'c> Machine<'c> {
                 let (lo, hi) = packing::range(Format::Signed, self.hw.acc_bits);
                 (lo, hi, false, self.acc.len())
             }
+            // (a serial datapath's parameter memory holds 32-bit words)
+            Buf::Par if self.hw.serial => (
+                i64::from(i32::MIN),
+                i64::from(i32::MAX),
+                false,
+                self.par.len(),
+            ),
             Buf::Par => (i64::MIN, i64::MAX, false, self.par.len()),
             Buf::Lut => (
                 i64::from(i32::MIN),
@@ -241,8 +248,13 @@ impl<'c> Machine<'c> {
                         l.fill
                     };
                     if !check(v) {
+                        let words = if self.hw.serial && l.buf == Buf::Par {
+                            " (the serial datapath's parameter words are 32 bits)"
+                        } else {
+                            ""
+                        };
                         return Err(format!(
-                            "value {v} (plane {p}, row {r}, column {q}) does not fit {}",
+                            "value {v} (plane {p}, row {r}, column {q}) does not fit {}{words}",
                             l.buf.name()
                         ));
                     }

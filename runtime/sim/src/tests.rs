@@ -446,4 +446,19 @@ end @0
     let e = simulate(&hw, &wide, vec![0; 16]).unwrap_err().to_string();
     assert!(e.contains("does not fit 32 bits"), "{e}");
     assert!(simulate(&Target::Sim.preset(), &wide, vec![0; 16]).is_ok());
+    // a requantization saturating to 33 bits
+    let wide = asm("
+requant @0 acc=0 z=1 y=1 x=1 par=0 pstride=0 rounding=half_even ofmt=signed obits=33
+end @0
+");
+    let e = simulate(&hw, &wide, vec![0; 16]).unwrap_err().to_string();
+    assert!(e.contains("saturates to at most 32"), "{e}");
+    // a parameter word beyond 32 bits: 0 less an offset of -2^32
+    let word = asm("
+load @0 buf=par fmt=signed bits=32 pad_top=0 pad_bottom=0 pad_left=0 pad_right=0 sram=0 dram=0 z=1 y=1 x=1 zs=0 ys=0 xs=1 offset=-4294967296 fill=0 bit=0
+end @0
+");
+    let e = simulate(&hw, &word, vec![0; 16]).unwrap_err().to_string();
+    assert!(e.contains("parameter words are 32 bits"), "{e}");
+    assert!(simulate(&Target::Sim.preset(), &word, vec![0; 16]).is_ok());
 }

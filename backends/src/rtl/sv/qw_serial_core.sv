@@ -73,7 +73,7 @@ module qw_serial_core #(
   /* verilator lint_off UNUSEDSIGNAL */
   logic [15:0] x_waddr, x_raddr;
   /* verilator lint_on UNUSEDSIGNAL */
-  logic [63:0] x_wval;
+  logic [31:0] x_wval;  // a load's values fit 32 bits (a serial datapath's limits)
   logic [ACC_BITS-1:0] acc_rd;
   qw_serial_xfer #(.ACC_BITS(ACC_BITS), .CW(CW)) xfer (
       .clk, .reset, .go(x_go), .insn, .done(x_done),
@@ -95,7 +95,7 @@ module qw_serial_core #(
       .acc_wa(g_awa), .acc_wd(g_awd));
 
   logic [LP-1:0] par_ra;
-  logic [63:0] par_rd;
+  logic [31:0] par_rd;
   logic [LL-1:0] lut_ra;
   logic [31:0] lut_rd;
   qw_serial_post #(.ACC_BITS(ACC_BITS), .LA(LA), .LP(LP), .LL(LL), .AW(AW), .CW(CW)) post (
@@ -112,11 +112,11 @@ module qw_serial_core #(
   qw_ram #(.N(1 << LW), .LOG(LW), .W(8)) wgt (
       .clk, .we(x_wen && x_wbuf == WGT), .wa(x_waddr[LW-1:0]), .wd(x_wval[7:0]),
       .ra(wgt_ra), .rd(wgt_rd));
-  qw_ram #(.N(1 << LP), .LOG(LP), .W(64)) par (
+  qw_ram #(.N(1 << LP), .LOG(LP), .W(32)) par (
       .clk, .we(x_wen && x_wbuf == PAR), .wa(x_waddr[LP-1:0]), .wd(x_wval),
       .ra(par_ra), .rd(par_rd));
   qw_ram #(.N(1 << LL), .LOG(LL), .W(32)) lut (
-      .clk, .we(x_wen && x_wbuf > PAR), .wa(x_waddr[LL-1:0]), .wd(x_wval[31:0]),
+      .clk, .we(x_wen && x_wbuf > PAR), .wa(x_waddr[LL-1:0]), .wd(x_wval),
       .ra(lut_ra), .rd(lut_rd));
   // the accumulators: whichever unit runs
   logic acc_we;

@@ -4,8 +4,13 @@
 // the result. `requant` reads a channel's parameter record when the channel starts (once when
 // the records are shared), `thresh` compares one threshold a cycle, `pool` reads one window
 // position a cycle. Zero points, bounds and the other immediates fit 32 bits, and so do the
-// accumulators (the serial datapath's limits, which the ISA simulator holds programs to), so
-// the arithmetic is 68 bits wide: a 34 x 34-bit product and a rounding shift of it.
+// accumulators (the serial datapath's limits, which the ISA simulator holds programs to), and
+// outputs saturate to at most 32 bits. A product is of magnitudes, 32 x 48 bits, a 16-bit digit
+// of the right operand a cycle on two 16 x 16 multipliers, least significant first; the right
+// operand is a requantization's multiplier shifted left by 16 - shift % 16 (once per record, a
+// bit a cycle), so the rounding shift that remains is by a multiple of 16: a choice of four
+// windows. Rounding works on the magnitude (a negative value's mode mirrored), and the sign is
+// applied after it.
 module qw_serial_post #(
     parameter int ACC_BITS = 32,
     parameter int LA = 10,        // address bits of the accumulator, parameter and table memories
@@ -29,16 +34,12 @@ module qw_serial_post #(
     output logic [LA-1:0]       acc_wa,
     output logic [ACC_BITS-1:0] acc_wd,
     output logic [LP-1:0]       par_ra,
-    /* verilator lint_off UNUSEDSIGNAL */
-    input  logic [63:0]         par_rd,   // a record's shift uses 6 bits, its others 32
-    /* verilator lint_on UNUSEDSIGNAL */
+    input  logic [31:0]         par_rd,   // a record's shift uses 6 bits
     output logic [LL-1:0]       lut_ra,
     input  logic [31:0]         lut_rd
 );
   localparam logic [7:0] REQUANT = 4, CLAMP = 5, ALU = 6, LUT = 7, THRESH = 8, POOL = 9;
-  localparam int W = 68;      // a product
-  localparam int V = 40;      // a value to saturate: a 38-bit quotient or product plus 32 bits
-  localparam int N = 36;      // everything else
+  localparam int N = 36;      // a value: a 34-bit rounded magnitude, signed, plus 32 bits
 
   // ---- fields ----
   wire [7:0] op = insn[7:0];
@@ -59,81 +60,45 @@ module qw_serial_post #(
     acc_value = {{(N-ACC_BITS){v[ACC_BITS-1]}}, v};
   endfunction
 
-  // ---- sat(v, fmt, bits) and the rounding shift ----
-  // sat(v, fmt, bits) of a value kept to V bits; `over` says the whole value does not fit
+  // ---- sat(v, fmt, bits) ----
+  // sat(v, fmt, bits) of a value kept to N bits; `over` says the whole value does not fit
   // them, and `neg` is then its sign
-  function automatic logic signed [V-1:0] sat(input logic signed [V-1:0] v, input logic over,
+  function automatic logic signed [N-1:0] sat(input logic signed [N-1:0] v, input logic over,
                                               input logic neg, input logic [1:0] fmt,
                                               input logic [5:0] bits);
     // the bits above the range: for signed values from bit bits-1 on (they must all equal the
     // sign), for unsigned ones from bit bits on (they must be zero)
-    logic [V-1:0] high;
+    logic [N-1:0] high;
     logic sign, fits;
-    high = {V{1'b1}} << (fmt == 2'd0 ? bits - 6'd1 : bits);
-    sign = over ? neg : v[V-1];
+    high = {N{1'b1}} << (fmt == 2'd0 ? bits - 6'd1 : bits);
+    sign = over ? neg : v[N-1];
     fits = !over && ((v & high) == 0 || (fmt == 2'd0 && (v & high) == high));
-    if (fmt == 2'd2) sat = sign ? -V'(1) : V'(1);
+    if (fmt == 2'd2) sat = sign ? -N'(1) : N'(1);
     else if (fits) sat = v;
     else if (fmt == 2'd0) sat = sign ? high : ~high;
-    else sat = sign ? V'(0) : ~high;
-  endfunction
-  // whether x's bits from `from` on are not all its sign (x does not fit `from` bits)
-  function automatic logic beyond(input logic [W-1:0] x, input logic [6:0] from);
-    beyond = ((x ^ {W{x[W-1]}}) & ({W{1'b1}} << from)) != 0;
-  endfunction
-  // x / 2^s rounded by `mode` (the order of RoundingMode::ALL), kept to 38 bits (`beyond` says
-  // whether it fits them)
-  function automatic logic signed [V-1:0] shift_round(input logic signed [W-1:0] x,
-                                                      input logic [5:0] s, input logic [3:0] mode);
-    // (only the low bits of the shifted value are kept)
-    /* verilator lint_off UNUSEDSIGNAL */
-    logic [W-1:0] shifted;
-    /* verilator lint_on UNUSEDSIGNAL */
-    logic signed [37:0] q;
-    logic [W-1:0] below;
-    logic half, rest, up;
-    shifted = x >>> s;
-    q = shifted[37:0];
-    below = ~({W{1'b1}} << s) & x;              // the bits shifted out
-    half = s != 0 && x[7'(s - 6'd1)];           // the first of them
-    rest = (below & ~({W{1'b1}} << (s - 6'd1))) != 0 && s > 1;
-    case (mode)
-      4'd5: up = 0;                              // floor
-      4'd6: up = half || rest;                   // ceil
-      4'd7: up = (half || rest) && !x[W-1];      // away
-      4'd8: up = (half || rest) && x[W-1];       // toward_zero
-      default:
-        if (!half) up = 0;
-        else if (rest) up = 1;
-        else case (mode)
-          4'd0: up = q[0];                       // half_even
-          4'd1: up = !x[W-1];                    // half_away
-          4'd2: up = x[W-1];                     // half_toward_zero
-          4'd3: up = 1;                          // half_up
-          default: up = 0;                       // half_down
-        endcase
-    endcase
-    shift_round = V'(q) + (up ? V'(1) : V'(0));
+    else sat = sign ? N'(0) : ~high;
   endfunction
 
   // ---- setup: the products the pool walks with ----
   localparam logic [3:0] IDLE = 0, SETUP = 1, FINISH = 2, REC = 3, V0 = 4, V1 = 5, S1 = 6,
-                         MS = 7, L0 = 8, T0 = 9, P0 = 10, P1 = 11, P2 = 12, WR = 13, MC = 14;
+                         MS = 7, L0 = 8, T0 = 9, P0 = 10, P1 = 11, P2 = 12, WR = 13, MC = 14,
+                         SH = 15;
   logic [3:0] phase;
   logic [1:0] sstep;
   // (kept to the walks' widths)
   /* verilator lint_off UNUSEDSIGNAL */
   logic [15:0] p_plane, p_shiw, p_dhiw;
   /* verilator lint_on UNUSEDSIGNAL */
-  logic [15:0] ma, mb;
+  logic [15:0] sa, sb;
   always_comb begin
     case (sstep)
-      2'd0: begin ma = insn[8*15 +: 16]; mb = insn[8*17 +: 16]; end              // ih x iw
-      2'd1: begin ma = {8'd0, insn[8*25 +: 8]}; mb = insn[8*17 +: 16]; end       // sh x iw
-      default: begin ma = {8'd0, insn[8*27 +: 8]}; mb = insn[8*17 +: 16]; end    // dh x iw
+      2'd0: begin sa = insn[8*15 +: 16]; sb = insn[8*17 +: 16]; end              // ih x iw
+      2'd1: begin sa = {8'd0, insn[8*25 +: 8]}; sb = insn[8*17 +: 16]; end       // sh x iw
+      default: begin sa = {8'd0, insn[8*27 +: 8]}; sb = insn[8*17 +: 16]; end    // dh x iw
     endcase
   end
-  wire [15:0] mprod = ma * mb;
+  // (on the product's low multiplier, idle during setup)
+  wire [15:0] mprod;
   always_ff @(posedge clk) begin
     if (phase == SETUP) begin
       case (sstep)
@@ -177,27 +142,81 @@ module qw_serial_post #(
   logic [31:0] mult;
   logic [5:0] shift;
   logic signed [N-1:0] zp_in, zp_out;
-  // the product, on two 16 x 16 multipliers: the magnitudes' product a 16-bit digit of the
-  // left operand a cycle, most significant first, then its sign
-  logic signed [33:0] mul_a, mul_b;
-  logic [33:0] ua, ub;
-  logic neg;
+  // the product: |left| x |right| << 16 (mb), a digit of mb a cycle, least significant first;
+  // hi keeps the sum's top 48 bits, lo the 32 below them as they are finished
+  logic [31:0] ua;             // |left operand|
+  logic [47:0] mb;             // |right operand| << (16 - shift % 16)
+  logic [1:0] mq;              // shift / 16
+  logic [3:0] sh;              // the record's shifting steps left
+  logic ua_neg, mb_neg;
   logic [1:0] digit;
-  logic [W-1:0] macc;
-  wire [15:0] ad = digit == 2'd2 ? {14'd0, ua[33:32]} : digit == 2'd1 ? ua[31:16] : ua[15:0];
-  wire [31:0] p_lo = ad * ub[15:0], p_hi = ad * ub[31:16];
-  wire [17:0] p_top = (ub[32] ? {2'd0, ad} : 18'd0) + (ub[33] ? {1'b0, ad, 1'b0} : 18'd0);
-  wire [49:0] partial = {18'd0, p_lo} + {2'd0, p_hi, 16'd0} + {p_top, 32'd0};
-  wire signed [W-1:0] prod = neg ? -$signed(macc) : $signed(macc);
+  logic [47:0] hi;
+  logic [31:0] lo;
+  wire [15:0] ad = digit == 2'd0 ? mb[15:0] : digit == 2'd1 ? mb[31:16] : mb[47:32];
+  wire [15:0] lo_a = phase == SETUP ? sa : ad, lo_b = phase == SETUP ? sb : ua[15:0];
+  wire [31:0] p_lo = lo_a * lo_b, p_hi = ad * ua[31:16];
+  assign mprod = p_lo[15:0];
+  wire [47:0] partial = {16'd0, p_lo} + {p_hi, 16'd0};
+  wire neg = ua_neg ^ mb_neg;
   // the operands of an alu (or a requantization's): each less its zero point
   wire signed [N-1:0] d = v - (is_alu ? nimm(insn[8*31 +: 32]) : zp_in);
   wire signed [N-1:0] s = t - nimm(insn[8*39 +: 32]);
-  assign mul_a = 34'(d);
-  assign mul_b = is_alu ? 34'(s) : {{2{mult[31]}}, mult};
-  // before saturation: a requantization's rounded quotient, an alu's result, a count (and
-  // whether the whole value fits V bits); one saturation serves them
-  logic signed [V-1:0] pre;
-  logic over;
+  function automatic logic [31:0] mag(input logic signed [N-1:0] x);
+    mag = x[N-1] ? 32'(-x) : 32'(x);
+  endfunction
+  // the product's magnitude divided by 2^(16 (mq + 1)): its low 33 bits, whether it has more
+  // (over), the first bit below (half) and whether any other bit below is set (rest)
+  wire [79:0] pp = {hi, lo};
+  logic [32:0] q;
+  logic half, rest, over, up;
+  always_comb begin
+    logic [3:0] nz;  // whether bits 16k .. 16k + 14 are set
+    for (int i = 0; i < 4; i++) nz[i] = pp[16*i +: 15] != 0;
+    case (mq)
+      2'd0: begin
+        q = pp[16 +: 33]; half = pp[15]; rest = nz[0]; over = pp[79:49] != 0;
+      end
+      2'd1: begin
+        q = pp[32 +: 33]; half = pp[31]; rest = nz[0] || pp[15] || nz[1];
+        over = pp[79:65] != 0;
+      end
+      2'd2: begin
+        q = {1'b0, pp[48 +: 32]}; half = pp[47];
+        rest = nz[0] || pp[15] || nz[1] || pp[31] || nz[2]; over = 0;
+      end
+      default: begin
+        q = {17'd0, pp[64 +: 16]}; half = pp[63];
+        rest = nz[0] || pp[15] || nz[1] || pp[31] || nz[2] || pp[47] || nz[3]; over = 0;
+      end
+    endcase
+    // up rounds the magnitude up, by the mode (the order of RoundingMode::ALL) mirrored when
+    // the product is negative
+    case (insn[8*20 +: 4])
+      4'd5: up = neg && (half || rest);          // floor
+      4'd6: up = !neg && (half || rest);         // ceil
+      4'd7: up = half || rest;                   // away
+      4'd8: up = 0;                              // toward_zero
+      default:
+        if (!half) up = 0;
+        else if (rest) up = 1;
+        else case (insn[8*20 +: 4])
+          4'd0: up = q[0];                       // half_even
+          4'd1: up = 1;                          // half_away
+          4'd2: up = 0;                          // half_toward_zero
+          4'd3: up = !neg;                       // half_up
+          default: up = neg;                     // half_down
+        endcase
+    endcase
+    // (an alu's product is exact)
+    if (is_alu) up = 0;
+  end
+  wire [33:0] rounded = {1'b0, q} + {33'd0, up};
+  wire signed [N-1:0] unsigned_q = {{(N-34){1'b0}}, rounded};
+  wire signed [N-1:0] signed_q = neg ? -unsigned_q : unsigned_q;
+  // before saturation: a requantization's rounded quotient, an alu's result, a count (over:
+  // the quotient's magnitude does not fit 33 bits); one saturation serves them
+  logic signed [N-1:0] pre;
+  logic pre_over;
   always_comb begin
     logic signed [N-1:0] a;
     case (insn[8*4 +: 2])
@@ -205,27 +224,20 @@ module qw_serial_post #(
       2'd2: a = d > s ? d : s;
       default: a = d < s ? d : s;
     endcase
-    over = 0;
+    pre_over = 0;
     case (op)
       REQUANT: begin
-        pre = shift_round(prod, shift, insn[8*20 +: 4]) + V'(zp_out);
-        over = beyond(prod, 7'(shift) + 7'd37);
+        pre = signed_q + zp_out;
+        pre_over = over;
       end
       ALU: begin
-        pre = (insn[8*4 +: 2] == 2'd1 ? V'($signed(prod[37:0])) : V'(a))
-            + V'(nimm(insn[8*47 +: 32]));
-        over = insn[8*4 +: 2] == 2'd1 && beyond(prod, 7'd37);
+        pre = (insn[8*4 +: 2] == 2'd1 ? signed_q : a) + nimm(insn[8*47 +: 32]);
+        pre_over = insn[8*4 +: 2] == 2'd1 && over;
       end
-      default: begin  // THRESH
-        a = nimm(insn[8*24 +: 32]) + work;
-        pre = V'(a);
-      end
+      default: pre = nimm(insn[8*24 +: 32]) + work;  // THRESH
     endcase
   end
-  // (a saturated value fits N bits)
-  /* verilator lint_off UNUSEDSIGNAL */
-  wire signed [V-1:0] saturated = sat(pre, over, prod[W-1], ofmt, obits);
-  /* verilator lint_on UNUSEDSIGNAL */
+  wire signed [N-1:0] saturated = sat(pre, pre_over, neg, ofmt, obits);
   logic signed [N-1:0] result;
   always_comb begin
     case (op)
@@ -235,7 +247,7 @@ module qw_serial_post #(
       end
       LUT: result = {{(N-32){lut_rd[31]}}, lut_rd};
       POOL: result = insn[8*4 +: 2] == 2'd0 ? work : wrap(work, cfg_acc_bits);
-      default: result = saturated[N-1:0];
+      default: result = saturated;
     endcase
   end
   // sum pooling wraps at the mode's accumulator width (the sum is kept modulo 2^32 on the way)
@@ -293,12 +305,17 @@ module qw_serial_post #(
         // the record: ask for word rk, take word rk - 1
         rk <= rk + 3'd1;
         case (rk)
-          3'd1: mult <= par_rd[31:0];
+          3'd1: mult <= par_rd;
           3'd2: shift <= par_rd[5:0];
-          3'd3: zp_in <= nimm(par_rd[31:0]);
+          3'd3: zp_in <= nimm(par_rd);
           3'd4: begin
-            zp_out <= nimm(par_rd[31:0]);
-            phase <= V0;
+            zp_out <= nimm(par_rd);
+            // the multiplier's magnitude, to be shifted left by 16 - shift % 16
+            mb <= {16'd0, mult[31] ? -mult : mult};
+            mb_neg <= mult[31];
+            mq <= shift[5:4];
+            sh <= 4'd15;
+            phase <= SH;
           end
           default: ;
         endcase
@@ -317,28 +334,40 @@ module qw_serial_post #(
           default: phase <= WR;
         endcase
       end
+      SH: begin
+        if (sh >= shift[3:0]) mb <= mb << 1;
+        sh <= sh - 4'd1;
+        if (sh == 0) phase <= V0;
+      end
       S1: begin
         t <= acc_value(acc_rd);
         phase <= insn[8*4 +: 2] == 2'd1 ? MS : WR;
       end
       MS: begin
-        // the operands' magnitudes and the product's sign
-        ua <= mul_a[33] ? 34'(-mul_a) : mul_a;
-        ub <= mul_b[33] ? 34'(-mul_b) : mul_b;
-        neg <= mul_a[33] ^ mul_b[33];
-        macc <= 0;
-        digit <= 2'd2;
+        // the operands' magnitudes and signs (an alu's right operand is not shifted)
+        ua <= mag(d);
+        ua_neg <= d[N-1];
+        if (is_alu) begin
+          mb <= {mag(s), 16'd0};
+          mb_neg <= s[N-1];
+          mq <= 0;
+        end
+        digit <= 0;
         phase <= MC;
       end
       MC: begin
-        macc <= (macc << 16) + W'(partial);
-        digit <= digit - 2'd1;
-        if (digit == 0) phase <= WR;
+        if (digit == 0) hi <= partial;
+        else begin
+          hi <= {16'd0, hi[47:16]} + partial;
+          lo <= {hi[15:0], lo[31:16]};
+        end
+        digit <= digit + 2'd1;
+        if (digit == 2'd2) phase <= WR;
       end
       L0: phase <= WR;  // the table is read
       T0: begin
         // ask for threshold k, compare the one asked for last cycle
-        if (wlive && $signed(par_rd) <= 64'(v)) work <= work + N'(1);
+        if (wlive && nimm(par_rd) <= v) work <= work + N'(1);
         wlive <= k < insn[8*18 +: 16];
         k <= k + 16'd1;
         if (k >= insn[8*18 +: 16]) phase <= WR;

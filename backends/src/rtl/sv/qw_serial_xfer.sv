@@ -28,7 +28,7 @@ module qw_serial_xfer #(
     output logic                w_en,
     output logic [2:0]          w_buf,
     output logic [15:0]         w_addr,
-    output logic [63:0]         w_val,
+    output logic [31:0]         w_val,   // (it fits 32 bits: the ISA simulator checks)
     // a store's reads: accumulator r_addr, its value in r_val the next cycle
     output logic [15:0]         r_addr,
     input  logic [ACC_BITS-1:0] r_val,
@@ -63,8 +63,9 @@ module qw_serial_xfer #(
   wire [31:0] fzs    = is_load ? insn[8*25 +: 32] : insn[8*20 +: 32];
   wire [31:0] fys    = is_load ? insn[8*29 +: 32] : insn[8*24 +: 32];
   wire [31:0] fxs    = is_load ? insn[8*33 +: 32] : insn[8*28 +: 32];
-  wire [63:0] offset = insn[8*37 +: 64];
-  wire [63:0] fill   = insn[8*45 +: 64];
+  // (a value is kept modulo 2^32: it fits 32 bits)
+  wire [31:0] offset = insn[8*37 +: 32];
+  wire [31:0] fill   = insn[8*45 +: 32];
   wire [15:0] Y = {8'd0, pt} + fy + {8'd0, pb};
   wire [15:0] X = {8'd0, pl} + fx + {8'd0, pr};
 
@@ -162,13 +163,17 @@ module qw_serial_xfer #(
     end
   end
   // the value's bits, extended by its format, minus the offset
-  wire [63:0] ones = (64'd1 << bits) - 64'd1;
-  wire [31:0] raw = window[{1'b0, v_bit} +: 32] & ones[31:0];
+  // (bits is at most 32)
+  /* verilator lint_off UNUSEDSIGNAL */
+  wire [32:0] ones_wide = (33'd1 << bits) - 33'd1;
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [31:0] ones = ones_wide[31:0];
+  wire [31:0] raw = window[{1'b0, v_bit} +: 32] & ones;
   wire sign = fmt == 2'd0 && raw[5'(bits - 6'd1)];
-  logic [63:0] value;
+  logic [31:0] value;
   always_comb begin
-    value = {32'd0, raw} | (sign ? ~ones : 64'd0);
-    if (fmt == 2'd2) value = raw[0] ? 64'd1 : {64{1'b1}};
+    value = raw | (sign ? ~ones : 32'd0);
+    if (fmt == 2'd2) value = raw[0] ? 32'd1 : {32{1'b1}};
     value = value - offset;
   end
   assign w_en = d_take;
@@ -187,7 +192,7 @@ module qw_serial_xfer #(
   // rotated word's bits from s_bit up, the high beat those below
   logic [31:0] s_val;
   always_comb begin
-    s_val = 32'($signed(r_val)) & ones[31:0];
+    s_val = 32'($signed(r_val)) & ones;
     if (fmt == 2'd2) s_val = {31'd0, r_val == {{(ACC_BITS-1){1'b0}}, 1'b1}};
   end
   // v rotated left by `by`: five stages of 32 two-way muxes
@@ -200,7 +205,7 @@ module qw_serial_xfer #(
     if (by[4]) rotl = {rotl[15:0], rotl[31:16]};
   endfunction
   wire [31:0] from_bit = {32{1'b1}} << s_bit;
-  wire [31:0] s_ones = rotl(ones[31:0], s_bit);
+  wire [31:0] s_ones = rotl(ones, s_bit);
   assign m_wreq = storing && s_have;
   assign m_waddr = s_b0 + {31'd0, s_high};
   assign m_wdata = rotl(s_val, s_bit);
