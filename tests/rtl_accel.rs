@@ -527,17 +527,8 @@ fn random_post_processing_on_the_serial_datapath_equals_the_isa_simulator() {
                 };
                 put(4 * i, v);
             }
-            let rounding = [
-                "half_even",
-                "half_away",
-                "half_toward_zero",
-                "half_up",
-                "half_down",
-                "floor",
-                "ceil",
-                "away",
-                "toward_zero",
-            ][rng.int(0, 8) as usize];
+            let modes = qweave_ir::RoundingMode::ALL;
+            let rounding = modes[rng.int(0, modes.len() as i64 - 1) as usize].as_str();
             // (the store before reads the accumulators)
             text += &load("acc", 0, 2 * n, if k == 0 { "" } else { " pop=next" });
             text += &load("par", 8 * n, 4 * z, "");
