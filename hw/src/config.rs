@@ -87,6 +87,14 @@ pub struct HwConfig {
 }
 
 impl HwConfig {
+    /// The same PEs, buffers and post-processing in a `rows x cols` array (one
+    /// post-processing lane per column, as the presets have).
+    pub fn resized(&self, rows: u32, cols: u32) -> HwConfig {
+        let mut c = self.clone();
+        (c.rows, c.cols, c.post.lanes) = (rows, cols, cols);
+        c
+    }
+
     /// Checks every field's range.
     pub fn validate(&self) -> Result<(), HwError> {
         let bad = |m: String| Err(HwError::Invalid(m));
