@@ -23,7 +23,8 @@ pub struct PostProcessing {
     pub lanes: u32,
     /// Entries of the activation lookup table (0: none).
     pub lut_entries: u32,
-    /// 64-bit words of the parameter memory (requantization records, thresholds).
+    /// 64-bit words of the parameter memory (requantization records, thresholds); 32-bit on the
+    /// serial datapath.
     pub param_entries: u32,
     /// Max and sum pooling over a window.
     pub pooling: bool,

@@ -167,7 +167,8 @@ pub fn cost(c: &HwConfig, op: &Op) -> Cost {
 
 /// Whether `op` keeps to the serial datapath's limits: its post-processing carries zero
 /// points, bounds, table origins and biases of 32 bits and saturates to at most 32 bits (a
-/// requantization record's zero points are checked where the simulator reads them).
+/// requantization record's words are parameter words, which the simulator holds to 32 bits
+/// where a load writes them).
 pub fn check(op: &Op) -> Result<(), String> {
     let fits = |what: &str, v: i64| {
         if i32::try_from(v).is_ok() {

@@ -393,18 +393,11 @@ impl<'c> Machine<'c> {
             })
             .collect();
         let hw_bits = self.hw.acc_bits;
-        let serial = self.hw.serial;
         let block = self.acc_block(r.acc, n3(r.z, r.y, r.x))?;
         for (c, [mult, shift, zp_in, zp_out]) in records.into_iter().enumerate() {
             if i32::try_from(mult).is_err() || !(0..=63).contains(&shift) {
                 return Err(format!(
                     "channel {c}: multiplier {mult} and shift {shift} must fit i32 and 0..=63"
-                ));
-            }
-            if serial && (i32::try_from(zp_in).is_err() || i32::try_from(zp_out).is_err()) {
-                return Err(format!(
-                    "channel {c}: zero points {zp_in} and {zp_out} must fit 32 bits, which the \
-                     serial datapath's post-processing carries"
                 ));
             }
             for v in &mut block[c * per..][..per] {

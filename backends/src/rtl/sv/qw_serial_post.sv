@@ -211,8 +211,8 @@ module qw_serial_post #(
     if (is_alu) up = 0;
   end
   wire [33:0] rounded = {1'b0, q} + {33'd0, up};
-  wire signed [N-1:0] unsigned_q = {{(N-34){1'b0}}, rounded};
-  wire signed [N-1:0] signed_q = neg ? -unsigned_q : unsigned_q;
+  wire signed [N-1:0] magnitude = {{(N-34){1'b0}}, rounded};
+  wire signed [N-1:0] signed_q = neg ? -magnitude : magnitude;
   // before saturation: a requantization's rounded quotient, an alu's result, a count (over:
   // the quotient's magnitude does not fit 33 bits); one saturation serves them
   logic signed [N-1:0] pre;
