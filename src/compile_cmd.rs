@@ -18,7 +18,13 @@ resources per layer, docs/manifest.md), report.md, model.qir (the lowered model,
 reference `qweave simulate --check` compares against), and the accelerator: accel.futil (its \
 controller in Calyx) and accel.sv (the whole design in SystemVerilog, top module `main`). A \
 layer that cannot map is an error that names it and the limit it exceeds; DIR is then left as \
-it was.";
+it was. For an FPGA target the tools run last (unless --no-fpga-tools): for ice40up5k yosys, \
+nextpnr-ice40 and icepack into ice40/accel.bin, with fmax and utilization in manifest.json and \
+report.md (a design that does not fit names each resource over the UP5K and by how much); for \
+xczu3eg and xczu9eg the Vivado script vivado/build.tcl (whose command is printed: Vivado is \
+not run here) and yosys' synth_xilinx count of the DSP48E2 PE. A failing tool leaves DIR as \
+it was and its files in DIR.failed. The closing table gives per layer and in total the cycles, \
+latency, resources and products per PE.";
 
 #[derive(Args)]
 pub struct CompileArgs {
@@ -66,6 +72,12 @@ pub struct CompileArgs {
         requires = "explore"
     )]
     pub max_accuracy_drop: f64,
+
+    /// Write the program and the design without running the FPGA tools (for `ice40up5k`,
+    /// yosys, nextpnr-ice40 and icepack into a bitstream; for `xczu3eg` and `xczu9eg`,
+    /// yosys' count of the DSP48E2 PE beside the Vivado script).
+    #[arg(long)]
+    pub no_fpga_tools: bool,
 }
 
 /// The `--mapping` choices.
@@ -133,7 +145,8 @@ pub fn run(args: &CompileArgs) -> CmdResult {
         dir.file_name().and_then(|n| n.to_str()).unwrap_or("out")
     ));
     let _ = std::fs::remove_dir_all(&staging);
-    let written = write_all(&staging, &c, &graph, &hw, &summary).and_then(|s| {
+    let flow = (!args.no_fpga_tools).then_some(target);
+    let written = write_all(&staging, &c, &graph, &hw, &summary, flow).and_then(|s| {
         for (name, bytes) in &extra {
             std::fs::write(staging.join(name), bytes)
                 .map_err(|e| vec![format!("{}: {e}", staging.join(name).display())])?;
@@ -147,15 +160,43 @@ pub fn run(args: &CompileArgs) -> CmdResult {
         std::fs::rename(&staging, dir).map_err(|e| vec![format!("{}: {e}", dir.display())])?;
         Ok(summary)
     });
-    let summary = match finish {
+    let (summary, lines, table) = match finish {
         Ok(s) => s,
-        Err(e) => {
+        Err(mut e) => {
+            // what the tools wrote stays for reading, beside DIR (which is as it was)
+            let failed = dir.with_file_name(format!(
+                "{}.failed",
+                dir.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+            ));
+            let _ = std::fs::remove_dir_all(&failed);
+            let kept = staging.join("manifest.json").exists()
+                || ["ice40", "yosys"].iter().any(|d| staging.join(d).exists());
+            if kept && std::fs::rename(&staging, &failed).is_ok() {
+                let (from, to) = (staging.display().to_string(), failed.display().to_string());
+                e = e.iter().map(|l| l.replace(&from, &to)).collect();
+                e.push(format!(
+                    "{} is as it was; the failed build's files are in {to}",
+                    dir.display()
+                ));
+            }
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e);
         }
     };
+    let mut err = std::io::stderr();
+    for line in lines {
+        let _ = writeln!(err, "{line}");
+    }
+    if flow.is_some() && matches!(target, Target::Xczu3eg | Target::Xczu9eg) {
+        let _ = writeln!(
+            err,
+            "Vivado is not run here; to place and route the design: {}",
+            crate::fpga_flow::vivado_command(dir)
+        );
+    }
+    let _ = write!(err, "{table}");
     let _ = writeln!(
-        std::io::stderr(),
+        err,
         "compiled {} layers into {} instructions in {:.3} s; {summary}; wrote {}",
         c.layers.len(),
         c.program.len(),
@@ -271,14 +312,16 @@ fn is_empty_dir(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none())
 }
 
-/// Writes every file into `dir`; returns the modeled summary.
+/// Writes every file into `dir`, running the FPGA tools for `flow`'s target; returns the
+/// modeled summary and the FPGA step's lines to print.
 fn write_all(
     dir: &Path,
     c: &program::Compiled,
     g: &Graph,
     hw: &HwConfig,
     mapping: &artifacts::MappingSummary<'_>,
-) -> Result<String, Vec<String>> {
+    flow: Option<Target>,
+) -> Result<(String, Vec<String>, String), Vec<String>> {
     let io = |p: &Path, e: std::io::Error| vec![format!("{}: {e}", p.display())];
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let put = |name: &str, bytes: &[u8]| {
@@ -295,7 +338,8 @@ fn write_all(
     put("weights.bin", &c.dram.image)?;
     qir_file::write(g, &dir.join("model.qir"))?;
     // the accelerator itself, where the RTL builds the target's PEs
-    let rtl = match qweave_backends::rtl::accel::generate(hw) {
+    let accel = qweave_backends::rtl::accel::generate(hw);
+    let rtl = match &accel {
         Ok(a) => {
             put("accel.futil", a.futil.as_bytes())?;
             put("accel.sv", a.sv.as_bytes())?;
@@ -307,17 +351,39 @@ fn write_all(
     let run = &modeled.run;
     let mut manifest = artifacts::manifest(c, g, hw, &modeled, mapping);
     manifest["rtl"] = rtl;
+    let mut report = artifacts::report(c, g, hw, &modeled, mapping);
+    let mut lines = Vec::new();
+    let mut fmax = None;
+    if let Some(target) = flow {
+        let accel = accel.as_ref().map_err(|e| {
+            vec![format!(
+                "the FPGA tools need the accelerator's RTL, which cannot be built: {e}"
+            )]
+        })?;
+        if let Some(f) = crate::fpga_flow::run(target, hw, accel, dir, run.cycles)
+            .map_err(|e| e.lines().map(String::from).collect::<Vec<_>>())?
+        {
+            manifest["fpga"] = f.manifest;
+            manifest["fmax_mhz"] = serde_json::json!(f.fmax_mhz);
+            report.push('\n');
+            report.push_str(&f.report);
+            lines = f.lines;
+            fmax = f.fmax_mhz;
+        }
+    }
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| vec![e.to_string()])?;
     put("manifest.json", text.as_bytes())?;
-    put(
-        "report.md",
-        artifacts::report(c, g, hw, &modeled, mapping).as_bytes(),
-    )?;
-    Ok(format!(
+    put("report.md", report.as_bytes())?;
+    let summary = format!(
         "modeled {} cycles ({:.1} us at {} MHz), {:.2} MACs per cycle",
         run.cycles,
         run.cycles as f64 / f64::from(hw.clock_mhz),
         hw.clock_mhz,
         run.macs as f64 / run.cycles.max(1) as f64
-    ))
+    );
+    let table = match fmax {
+        Some(f) => artifacts::summary_table(c, &modeled, f, "fmax"),
+        None => artifacts::summary_table(c, &modeled, f64::from(hw.clock_mhz), "target clock"),
+    };
+    Ok((summary, lines, table))
 }

@@ -6,6 +6,7 @@
 mod analyze_cmd;
 mod compile_cmd;
 mod data_set;
+mod fpga_flow;
 mod ir_cmd;
 mod model_file;
 mod qir_file;

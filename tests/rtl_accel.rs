@@ -151,6 +151,7 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
         "tests/models/digits_w1a1.onnx",
         "--target",
         "ice40up5k",
+        "--no-fpga-tools",
         "-o",
         out_s,
     ]);
@@ -248,6 +249,73 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
     assert_eq!(m["rtl"]["sv"], "accel.sv", "{m}");
     let sv = std::fs::read_to_string(dsp.join("accel.sv")).unwrap();
     assert!(sv.contains("module qw_dsp_pe") && sv.contains("filter 3x2"));
+    // the FPGA step: yosys maps the PE to one DSP48E2, and the Vivado script implements
+    // the design out of context; the command to run it is printed
+    let fpga = &m["fpga"];
+    assert_eq!(fpga["pe"]["dsp48e2"], 1, "{fpga}");
+    assert_eq!(fpga["array"]["dsp48e2"], 256, "{fpga}");
+    assert!(fpga["pe"]["luts"].as_u64().unwrap() > 0, "{fpga}");
+    let products: Vec<u64> = fpga["packings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["products_per_dsp"].as_u64().unwrap())
+        .collect();
+    assert!(products.contains(&2) && products.contains(&6), "{fpga}");
+    let tcl = std::fs::read_to_string(dsp.join("vivado/build.tcl")).unwrap();
+    assert!(tcl.contains("read_verilog -sv ../accel.sv"), "{tcl}");
+    assert!(tcl.contains("synth_design -top main -part xczu3eg-sbva484-1-e -mode out_of_context"));
+    assert!(tcl.contains("create_clock -period 5.000 -name clk [get_ports clk]"));
+    let vivado = format!(
+        "cd {} && vivado -mode batch -source build.tcl",
+        dsp.join("vivado").display()
+    );
+    assert!(r.stderr.contains(&vivado), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("products/PE") && r.stderr.contains("total"),
+        "{}",
+        r.stderr
+    );
+    let report = std::fs::read_to_string(dsp.join("report.md")).unwrap();
+    assert!(report.contains("## FPGA build (ZU3EG"), "{report}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn compiling_for_the_ice40_runs_the_open_flow_and_names_what_does_not_fit() {
+    let tmp = std::env::temp_dir().join(format!("qweave-ice40-flow-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = tmp.join("w1a1");
+    let r = common::qweave(&[
+        "compile",
+        "tests/models/digits_w1a1.onnx",
+        "--target",
+        "ice40up5k",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    // the serial datapath synthesizes to more LUTs than the UP5K has (docs/hw.md): the
+    // error names the resource and the excess, DIR is not written, and the failed build's
+    // files stay beside it
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("synthesis: done"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not fit the UP5K") && r.stderr.contains("SB_LUT4: needs "),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("the UP5K has 5280 ("), "{}", r.stderr);
+    assert!(r.stderr.contains("--no-fpga-tools"), "{}", r.stderr);
+    assert!(!out.exists());
+    let failed = tmp.join("w1a1.failed");
+    assert!(
+        r.stderr.contains(&failed.display().to_string()),
+        "{}",
+        r.stderr
+    );
+    assert!(failed.join("ice40/synth.log").is_file());
+    assert!(failed.join("accel.sv").is_file());
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

@@ -372,3 +372,65 @@ pub fn report(
     );
     s
 }
+
+/// The closing summary `qweave compile` prints: per layer and in total, the modeled cycles,
+/// the latency at `mhz` (the achieved clock when there is one), the resources the layer
+/// uses, and the products each PE computes per cycle (per DSP48E2 on the Zynq targets,
+/// whose PE is one).
+pub fn summary_table(c: &Compiled, modeled: &Modeled, mhz: f64, clock: &str) -> String {
+    let mut rows: Vec<[String; 7]> = vec![[
+        "layer".into(),
+        "cycles".into(),
+        format!("us at {mhz:.1} MHz ({clock})"),
+        "DSP".into(),
+        "LUT".into(),
+        "BRAM".into(),
+        "products/PE".into(),
+    ]];
+    let us = |cycles: u64| format!("{:.1}", cycles as f64 / mhz);
+    for (l, m) in c.layers.iter().zip(&modeled.layers) {
+        rows.push([
+            l.name.clone(),
+            m.cycles.to_string(),
+            us(m.cycles),
+            m.resources.dsp.to_string(),
+            m.resources.lut.to_string(),
+            m.resources.bram.to_string(),
+            l.pe.map_or_else(|| "-".to_string(), |(_, p)| p.to_string()),
+        ]);
+    }
+    let t = &modeled.total;
+    rows.push([
+        "total".into(),
+        modeled.run.cycles.to_string(),
+        us(modeled.run.cycles),
+        t.dsp.to_string(),
+        t.lut.to_string(),
+        t.bram.to_string(),
+        String::new(),
+    ]);
+    let widths: Vec<usize> = (0..7)
+        .map(|k| rows.iter().map(|r| r[k].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut s = String::new();
+    for (i, r) in rows.iter().enumerate() {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(k, (v, &w))| {
+                if k == 0 {
+                    format!("{v:<w$}")
+                } else {
+                    format!("{v:>w$}")
+                }
+            })
+            .collect();
+        let _ = writeln!(s, "{}", cells.join("  ").trim_end());
+        if i == 0 || i == rows.len() - 2 {
+            let _ = writeln!(s, "{}", "-".repeat(widths.iter().sum::<usize>() + 12));
+        }
+    }
+    s.push_str("(layers overlap, so the total is less than the sum of theirs)\n");
+    s
+}

@@ -21,7 +21,7 @@ pub use ice40::{Ice40Build, Ice40Cells, Ice40Flow, Ice40Steps, unpack_ice40};
 pub use report::{Clock, Used};
 pub use tool::{StepRun, Tools, debian_package};
 pub use xilinx::{
-    ULTRA96_V2_PART, XilinxCells, ZCU102_PART, vivado_tcl, yosys_utilization,
+    Implement, ULTRA96_V2_PART, XilinxCells, ZCU102_PART, vivado_tcl, yosys_utilization,
     yosys_utilization_with,
 };
 

@@ -17,11 +17,22 @@ pub const ULTRA96_V2_PART: &str = "xczu3eg-sbva484-1-e";
 /// The ZCU102's part.
 pub const ZCU102_PART: &str = "xczu9eg-ffvb1156-2-e";
 
+/// What a Vivado script makes of its top module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Implement {
+    /// The whole chip: the top's ports are the package's pins; ends in `accel.bit`.
+    Bitstream,
+    /// A block for a larger design (`synth_design -mode out_of_context`): its ports need no
+    /// pins, and it is placed and routed with its utilization and timing reported, but
+    /// Vivado writes no bitstream of it.
+    OutOfContext,
+}
+
 /// A Vivado non-project Tcl script that builds `top` from `sources` for `part` with a
 /// `clock_mhz` clock on `clock_port`: synthesis, optimization, placement, routing, the
-/// utilization and timing reports and `accel.bit`, all written to `out_dir_name` (relative
-/// to the directory Vivado runs in, unless absolute). Run with
-/// `vivado -mode batch -source build.tcl`.
+/// checkpoint, the utilization and timing reports and, for [`Implement::Bitstream`],
+/// `accel.bit`, all written to `out_dir_name` (relative to the directory Vivado runs in,
+/// unless absolute). Run with `vivado -mode batch -source build.tcl`.
 pub fn vivado_tcl(
     part: &str,
     sources: &[PathBuf],
@@ -29,6 +40,7 @@ pub fn vivado_tcl(
     clock_port: &str,
     clock_mhz: f64,
     out_dir_name: &str,
+    implement: Implement,
 ) -> Result<String, Error> {
     check_identifier(top)?;
     check_identifier(clock_port)?;
@@ -72,14 +84,28 @@ pub fn vivado_tcl(
     ));
     line("close $f");
     line("read_xdc $xdc");
-    line(&format!("synth_design -top {top} -part {}", tcl_word(part)));
+    if implement == Implement::OutOfContext {
+        line(&format!(
+            "# out of context: {top}'s ports are a block's, not pins, so Vivado writes no bitstream"
+        ));
+    }
+    line(&format!(
+        "synth_design -top {top} -part {}{}",
+        tcl_word(part),
+        match implement {
+            Implement::Bitstream => "",
+            Implement::OutOfContext => " -mode out_of_context",
+        }
+    ));
     for step in ["opt_design", "place_design", "route_design"] {
         line(step);
     }
     line("write_checkpoint -force [file join $out routed.dcp]");
     line("report_utilization -file [file join $out utilization.rpt]");
     line("report_timing_summary -file [file join $out timing_summary.rpt]");
-    line("write_bitstream -force [file join $out accel.bit]");
+    if implement == Implement::Bitstream {
+        line("write_bitstream -force [file join $out accel.bit]");
+    }
     Ok(t)
 }
 
@@ -199,6 +225,7 @@ mod tests {
             "clk",
             200.0,
             "vivado_out",
+            Implement::Bitstream,
         )
         .unwrap();
         insta::assert_snapshot!(tcl);
@@ -221,16 +248,41 @@ mod tests {
         assert!(tcl.contains("report_timing_summary -file "));
         assert!(tcl.contains("vivado -mode batch -source build.tcl"));
 
-        let zcu = vivado_tcl(ZCU102_PART, &["a.sv".into()], "t", "ck", 150.0, "o").unwrap();
+        let zcu = vivado_tcl(
+            ZCU102_PART,
+            &["a.sv".into()],
+            "t",
+            "ck",
+            150.0,
+            "o",
+            Implement::Bitstream,
+        )
+        .unwrap();
         assert!(zcu.contains("synth_design -top t -part xczu9eg-ffvb1156-2-e\n"));
         assert!(zcu.contains("create_clock -period 6.667 -name ck [get_ports ck]"));
+        // a block: the same steps, out of context, without the bitstream
+        let ooc = vivado_tcl(
+            ZCU102_PART,
+            &["a.sv".into()],
+            "t",
+            "ck",
+            150.0,
+            "o",
+            Implement::OutOfContext,
+        )
+        .unwrap();
+        assert!(
+            ooc.contains("synth_design -top t -part xczu9eg-ffvb1156-2-e -mode out_of_context\n")
+        );
+        assert!(ooc.contains("route_design\nwrite_checkpoint") && !ooc.contains("write_bitstream"));
+        assert!(ooc.contains("report_utilization") && ooc.contains("report_timing_summary"));
     }
 
     #[test]
     fn vivado_script_refuses_what_it_cannot_write() {
         let src = [PathBuf::from("a.sv")];
         let bad = |top, port, mhz, srcs: &[PathBuf]| {
-            vivado_tcl(ZCU102_PART, srcs, top, port, mhz, "o")
+            vivado_tcl(ZCU102_PART, srcs, top, port, mhz, "o", Implement::Bitstream)
                 .unwrap_err()
                 .to_string()
         };

@@ -1,0 +1,337 @@
+//! `qweave compile`'s FPGA step: the open tool flow on the generated accelerator (the iCE40
+//! bitstream), or the Vivado script and yosys' count of the DSP48E2 PE for Zynq.
+
+use qweave_backends::rtl::{accel::Accel, packed_mac};
+use qweave_fpga::{Ice40Build, Ice40Flow, Implement, Part, XilinxCells};
+use qweave_hw::{HwConfig, Target};
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// What the FPGA step adds to a compilation.
+pub struct Flow {
+    /// The manifest's `fpga` object.
+    pub manifest: Value,
+    /// The achieved clock, when the design was placed and routed.
+    pub fmax_mhz: Option<f64>,
+    /// report.md's section.
+    pub report: String,
+    /// What to tell the user, one line each.
+    pub lines: Vec<String>,
+}
+
+/// Runs the flow for `target` on the design in `dir` (accel.sv, written there), writing into
+/// `dir`; None for a target without one (`sim`).
+pub fn run(
+    target: Target,
+    hw: &HwConfig,
+    accel: &Accel,
+    dir: &Path,
+    cycles: u64,
+) -> Result<Option<Flow>, String> {
+    match target {
+        Target::Sim => Ok(None),
+        Target::Ice40up5k => {
+            let flow = Ice40Flow {
+                sources: vec![dir.join("accel.sv")],
+                top: "main".into(),
+                pcf: None,
+                clock_mhz: f64::from(hw.clock_mhz),
+                out_dir: dir.join("ice40"),
+                quiet: false,
+            };
+            let build = flow.run().map_err(|e| {
+                format!(
+                    "{e}\n(--no-fpga-tools writes the program and the design without running \
+                     the FPGA tools)"
+                )
+            })?;
+            Ok(Some(ice40(&build, dir, cycles)))
+        }
+        Target::Xczu3eg | Target::Xczu9eg => {
+            let chip = match target {
+                Target::Xczu3eg => &qweave_fpga::ZU3EG,
+                _ => &qweave_fpga::ZU9EG,
+            };
+            let vivado = dir.join("vivado");
+            let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+            std::fs::create_dir_all(&vivado).map_err(|e| io(&vivado, e))?;
+            let tcl = qweave_fpga::vivado_tcl(
+                chip.device,
+                &[PathBuf::from("../accel.sv")],
+                "main",
+                "clk",
+                f64::from(hw.clock_mhz),
+                "out",
+                Implement::OutOfContext,
+            )
+            .map_err(|e| e.to_string())?;
+            let script = vivado.join("build.tcl");
+            std::fs::write(&script, tcl).map_err(|e| io(&script, e))?;
+            // yosys reads the PE (the part of the design that holds every DSP48E2), not the
+            // whole: the array and memories pass whole memories as ports, which it cannot
+            let yosys = dir.join("yosys");
+            std::fs::create_dir_all(&yosys).map_err(|e| io(&yosys, e))?;
+            let pe_sv = yosys.join("qw_dsp_pe.sv");
+            let source = packed_mac::pe(&accel.params.packings)?;
+            std::fs::write(&pe_sv, source).map_err(|e| io(&pe_sv, e))?;
+            let cells = qweave_fpga::yosys_utilization(&[pe_sv], "qw_dsp_pe", &yosys, false)
+                .map_err(|e| e.to_string())?;
+            zynq(hw, accel, &cells, chip, cycles).map(Some)
+        }
+    }
+}
+
+/// The command that finishes a Zynq build in `dir`.
+pub fn vivado_command(dir: &Path) -> String {
+    format!(
+        "cd {} && vivado -mode batch -source build.tcl",
+        dir.join("vivado").display()
+    )
+}
+
+fn ice40(b: &Ice40Build, dir: &Path, cycles: u64) -> Flow {
+    let rel = |p: &Path| {
+        p.strip_prefix(dir)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let used: serde_json::Map<String, Value> = b
+        .utilization
+        .iter()
+        .map(|(k, u)| {
+            (
+                k.clone(),
+                json!({ "used": u.used, "available": u.available }),
+            )
+        })
+        .collect();
+    let latency = b.fmax_mhz.map(|f| cycles as f64 / f);
+    let manifest = json!({
+        "flow": "yosys synth_ice40, nextpnr-ice40 --up5k --package sg48, icepack",
+        "bitstream": rel(&b.bitstream),
+        "fmax_mhz": b.fmax_mhz,
+        "target_mhz": b.target_mhz,
+        "latency_us": latency,
+        "utilization": used,
+    });
+    let mut report = String::from("## FPGA build (iCE40 UP5K)\n\n");
+    let fmax = b
+        .fmax_mhz
+        .map_or("not reported".to_string(), |f| format!("{f:.2} MHz"));
+    let _ = writeln!(
+        report,
+        "Bitstream `{}`; fmax {fmax} (target {} MHz){}.\n",
+        rel(&b.bitstream),
+        b.target_mhz,
+        latency.map_or(String::new(), |l| format!(
+            "; {cycles} cycles are {l:.1} us per image at fmax"
+        ))
+    );
+    let _ = writeln!(report, "| resource | used | available |\n|---|---|---|");
+    for (k, u) in &b.utilization {
+        let _ = writeln!(report, "| {k} | {} | {} |", u.used, u.available);
+    }
+    let lines = vec![format!(
+        "iCE40 bitstream {}: fmax {fmax}, {}",
+        rel(&b.bitstream),
+        b.utilization
+            .iter()
+            .map(|(k, u)| format!("{k} {}/{}", u.used, u.available))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    Flow {
+        manifest,
+        fmax_mhz: b.fmax_mhz,
+        report,
+        lines,
+    }
+}
+
+fn zynq(
+    hw: &HwConfig,
+    accel: &Accel,
+    pe: &XilinxCells,
+    chip: &Part,
+    cycles: u64,
+) -> Result<Flow, String> {
+    let part = chip.device;
+    // the cost model counts one DSP48E2 a PE: yosys must agree
+    if pe.dsp48e2 != 1 {
+        return Err(format!(
+            "yosys maps the PE (qw_dsp_pe) to {} DSP48E2, not the 1 the resource model \
+             counts; the log is yosys/synth.log",
+            pe.dsp48e2
+        ));
+    }
+    let pes = u64::from(hw.rows) * u64::from(hw.cols);
+    let packings: Vec<Value> = accel
+        .params
+        .packings
+        .iter()
+        .map(|m| {
+            json!({
+                "packing": m.describe(),
+                "products_per_dsp": u32::from(m.kp) * u32::from(m.np),
+            })
+        })
+        .collect();
+    let most = accel
+        .params
+        .packings
+        .iter()
+        .map(|m| u32::from(m.kp) * u32::from(m.np))
+        .max()
+        .unwrap_or(1);
+    let command = "vivado -mode batch -source build.tcl";
+    let manifest = json!({
+        "flow": "Vivado (not run here), yosys synth_xilinx -family xcup of the PE",
+        "part": part,
+        "vivado_script": "vivado/build.tcl",
+        "vivado_command": format!("cd vivado && {command}"),
+        "implement": "out_of_context",
+        "target_mhz": hw.clock_mhz,
+        "latency_us_at_target": cycles as f64 / f64::from(hw.clock_mhz),
+        "pe": {
+            "module": "qw_dsp_pe",
+            "dsp48e2": pe.dsp48e2,
+            "luts": pe.luts,
+            "ffs": pe.ffs,
+            "carry": pe.get("CARRY4") + pe.carry8,
+        },
+        "array": { "pes": pes, "dsp48e2": pes * pe.dsp48e2, "luts": pes * pe.luts },
+        "packings": packings,
+    });
+    // the array alone against the part: what the PE count says, before the rest of the design
+    let over = chip.over(|r| match r {
+        "LUT" => pes * pe.luts,
+        "DSP48E2" => pes * pe.dsp48e2,
+        _ => 0,
+    });
+    let mut report = format!("## FPGA build ({}, {part})\n\n", chip.name);
+    let _ = writeln!(
+        report,
+        "Vivado is not run here: `vivado/build.tcl` synthesizes, places and routes `main` out \
+         of context at {} MHz and reports its utilization and timing (run `cd vivado && \
+         {command}`). Out of context because `main`'s ports are the program and DRAM \
+         buses, more signals than the package has pins; a bitstream needs a board design \
+         that ties them to memory.\n",
+        hw.clock_mhz
+    );
+    let _ = writeln!(
+        report,
+        "yosys `synth_xilinx -family xcup` maps the PE to {} DSP48E2, {} LUTs and {} \
+         flip-flops, so the {}x{} array takes {} DSP48E2 and {} LUTs. Products per DSP48E2 \
+         in each packing the PE is built with:\n",
+        pe.dsp48e2,
+        pe.luts,
+        pe.ffs,
+        hw.rows,
+        hw.cols,
+        pes * pe.dsp48e2,
+        pes * pe.luts
+    );
+    for o in &over {
+        let _ = writeln!(
+            report,
+            "**The array alone does not fit:** {o}. The resource model counts the lane \
+             decoders once per column every `depth` rows, but this PE decodes its lanes \
+             itself, so placement will run out of LUTs.\n"
+        );
+    }
+    let _ = writeln!(report, "| packing | products per DSP48E2 |\n|---|---|");
+    for m in &accel.params.packings {
+        let _ = writeln!(
+            report,
+            "| {} | {} |",
+            m.describe(),
+            u32::from(m.kp) * u32::from(m.np)
+        );
+    }
+    let lines = vec![format!(
+        "yosys: the PE is {} DSP48E2 and {} LUTs ({} DSP48E2 in the {}x{} array, up to \
+         {most} products each)",
+        pe.dsp48e2,
+        pe.luts,
+        pes * pe.dsp48e2,
+        hw.rows,
+        hw.cols
+    )];
+    let mut lines = lines;
+    lines.extend(
+        over.iter().map(|o| {
+            format!("warning: by yosys' count of the PE, the array alone does not fit: {o}")
+        }),
+    );
+    let mut manifest = manifest;
+    manifest["array"]["over"] = json!(over.iter().map(ToString::to_string).collect::<Vec<_>>());
+    Ok(Flow {
+        manifest,
+        fmax_mhz: None,
+        report,
+        lines,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qweave_fpga::{Ice40Cells, Ice40Steps, StepRun, Used};
+    use std::time::Duration;
+
+    #[test]
+    fn an_ice40_build_gives_fmax_latency_and_utilization() {
+        let dir = Path::new("/out/x");
+        let step = |name: &str| StepRun {
+            log: dir.join("ice40").join(name),
+            duration: Duration::from_secs(1),
+        };
+        let used = |used, available| Used { used, available };
+        let build = Ice40Build {
+            cells: Ice40Cells::default(),
+            utilization: [
+                ("ICESTORM_LC", used(4000, 5280)),
+                ("ICESTORM_DSP", used(7, 8)),
+            ]
+            .map(|(k, u)| (k.to_string(), u))
+            .into(),
+            clocks: Default::default(),
+            fmax_mhz: Some(25.0),
+            target_mhz: 24.0,
+            bitstream: dir.join("ice40/accel.bin"),
+            asc: dir.join("ice40/accel.asc"),
+            netlist: dir.join("ice40/synth.json"),
+            pnr_report: dir.join("ice40/pnr_report.json"),
+            steps: Ice40Steps {
+                synthesis: step("synth.log"),
+                place_and_route: step("pnr.log"),
+                bitstream: step("pack.log"),
+            },
+        };
+        let f = ice40(&build, dir, 1000);
+        assert_eq!(f.fmax_mhz, Some(25.0));
+        let m = &f.manifest;
+        assert_eq!(m["bitstream"], "ice40/accel.bin");
+        assert_eq!(m["fmax_mhz"], 25.0);
+        assert_eq!(m["latency_us"], 40.0);
+        assert_eq!(m["utilization"]["ICESTORM_LC"]["used"], 4000);
+        assert!(
+            f.report.contains("fmax 25.00 MHz (target 24 MHz)"),
+            "{}",
+            f.report
+        );
+        assert!(
+            f.report
+                .contains("1000 cycles are 40.0 us per image at fmax")
+        );
+        assert!(f.report.contains("| ICESTORM_DSP | 7 | 8 |"));
+        assert_eq!(
+            f.lines,
+            [
+                "iCE40 bitstream ice40/accel.bin: fmax 25.00 MHz, ICESTORM_DSP 7/8, ICESTORM_LC 4000/5280"
+            ]
+        );
+    }
+}
