@@ -176,7 +176,7 @@ mod tests {
     fn presets_model_as_documented() {
         let want = [
             (Target::Sim, 14632, 0, 42),
-            (Target::Ice40up5k, 8391, 7, 18),
+            (Target::Ice40up5k, 7706, 6, 18),
             (Target::Xczu3eg, 27368, 272, 98),
             (Target::Xczu9eg, 196072, 2112, 322),
         ];
@@ -198,18 +198,18 @@ mod tests {
         // post-processing unit's 2-digit product, 512 32-bit parameters and a 256 x 32 table;
         // the transfer engine's two FIFOs
         let r = |lut, dsp, bram| Resources { lut, dsp, bram };
-        assert_eq!(b.array, r(1041 + 4 * 110, 5, 0));
+        assert_eq!(b.array, r(1046 + 4 * 110, 4, 0));
         assert_eq!(b.operand_buffers, r(0, 0, 4 + 1));
         assert_eq!(b.accumulators, r(0, 0, 4));
-        assert_eq!(b.post, r(2919, 2, 4 + 2));
-        assert_eq!(b.control, r(2401 + 278 + 1312, 0, 2 + 1));
-        // yosys maps it onto 7 SB_MAC16 and 18 EBR, but 8,391 logic cells do not fit 5,280
+        assert_eq!(b.post, r(2814, 2, 4 + 2));
+        assert_eq!(b.control, r(1962 + 238 + 1206, 0, 2 + 1));
+        // yosys maps it onto 6 SB_MAC16 and 18 EBR, but 7,706 logic cells do not fit 5,280
         assert_eq!(
             estimate(&c, Target::Ice40up5k),
             Err(HwError::DoesNotFit {
                 target: "ice40up5k".into(),
                 resource: "LUTs",
-                needed: 8391,
+                needed: 7706,
                 available: 5280,
             })
         );
@@ -231,14 +231,14 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("shrink"), "{e}");
-        // 8 multiplier rows, their setup multiplier and the post-processing unit's 2
+        // 8 multiplier rows and the post-processing unit's 2
         let mut c = Target::Ice40up5k.preset();
         c.rows = 8;
         assert!(matches!(
             estimate(&c, Target::Ice40up5k),
             Err(HwError::DoesNotFit {
                 resource: "DSP blocks",
-                needed: 11,
+                needed: 10,
                 available: 8,
                 ..
             })

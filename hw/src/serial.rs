@@ -10,26 +10,28 @@ use crate::isa::{Op, Threshold};
 /// The serial datapath's parts as yosys 0.23 synthesizes them for the iCE40 (`synth_ice40
 /// -dsp -noflatten` of the `ice40up5k` preset, each unit alone), in logic cells (a LUT4 and a
 /// flip-flop each; `REGISTER_CELLS` counts the flip-flops that take a cell of their own).
-/// LUTs of the array besides its rows: the setup multiplier's operands, the
-/// three walks (reduction, pixels, outputs), the weight pointer and the write-back.
-const ARRAY_LUTS: u64 = 1041;
+/// LUTs of the array besides its rows: the setup multiplier (in LUTs: its product is kept to
+/// the buffers' address bits), the three walks (reduction, pixels, outputs), the weight
+/// pointer and the write-back.
+const ARRAY_LUTS: u64 = 1046;
 /// LUTs per multiplier row: its input address, sum and shadow register.
 const ROW_LUTS: u64 = 110;
 /// LUTs of the transfer engine: its fields, the stride setup, its walk, the beat and value
-/// FIFOs' pointers, value extraction and the store's masked writes.
-const TRANSFER_LUTS: u64 = 2401;
+/// FIFOs' pointers, value extraction and the store's masked writes (20-bit DRAM bit
+/// addresses: [`DRAM_BYTES`]).
+const TRANSFER_LUTS: u64 = 1962;
 /// LUTs of the post-processing unit and its two walks.
-const POST_LUTS: u64 = 2919;
+const POST_LUTS: u64 = 2814;
 /// LUTs of the controller, the memories' port muxes and the fetch.
-const CONTROL_LUTS: u64 = 278;
+const CONTROL_LUTS: u64 = 238;
 /// Logic cells beyond the units' LUTs: nextpnr-ice40 (`--pack-only`, the flattened design)
-/// packs 8391 cells, the flip-flops it cannot pair with a LUT among them (the held
+/// packs 7706 cells, the flip-flops it cannot pair with a LUT among them (the held
 /// instruction's 547 bits most of all), less what flattening saves.
-const REGISTER_CELLS: u64 = 1312;
+const REGISTER_CELLS: u64 = 1206;
 
 /// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
-/// per row, the array's setup multiplier, and the two of the post-processing unit's product,
-/// which also computes its setup products).
+/// per row and the two of the post-processing unit's product, which also computes its setup
+/// products).
 pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
     let rows = u64::from(c.rows);
     // a block is at most 16 bits wide on the iCE40 (256 x 16 EBR), 72 on larger parts
@@ -44,7 +46,7 @@ pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
     Breakdown {
         array: Resources {
             lut: ARRAY_LUTS + ROW_LUTS * rows,
-            dsp: rows + 1,
+            dsp: rows,
             bram: 0,
         },
         // one copy of the input buffer per row
@@ -70,6 +72,11 @@ pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
             },
     }
 }
+
+/// DRAM bytes the serial datapath addresses: the UP5K's four SPRAMs (128 KiB), so its
+/// transfer engine keeps 20-bit bit addresses. A larger program does not compile for it, and
+/// the ISA simulator refuses a larger DRAM.
+pub const DRAM_BYTES: u64 = 1 << 17;
 
 /// Cycles from taking a transfer to its walks starting (the strides times the value width,
 /// by shift and add).

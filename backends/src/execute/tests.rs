@@ -208,3 +208,25 @@ graph @big(%x: tensor<1x{c}x{h}x{h}x!x>) -> (tensor<1x{m}x10x10x!y>) {{
     assert!(c.layers[1].tiles > 1 && c.layers[2].tiles > 1);
     run_checked(&g, Target::Ice40up5k, &x);
 }
+
+/// The serial datapath addresses 128 KiB of DRAM (the UP5K's SPRAM): a model whose tensors
+/// need more does not compile for it, and does for the others.
+#[test]
+fn a_model_beyond_the_serial_datapaths_dram_is_refused() {
+    let src = r#"
+!x = quant<u8, scale = 0.1, zp = 7>
+graph @wide(%x: tensor<1x4x128x128x!x>) -> (tensor<1x4x128x128xi9>) {
+  %s = q.add %x, %x {out = i9} : tensor<1x4x128x128xi9> loc("double")
+  return %s
+}
+"#;
+    let g = graph(src);
+    let e = compile(&g, &Target::Ice40up5k.preset())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bytes of DRAM, but the serial datapath addresses 131072 (the UP5K's SPRAM)"),
+        "{e}"
+    );
+    assert!(compile(&g, &Target::Sim.preset()).is_ok());
+}

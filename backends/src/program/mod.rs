@@ -414,6 +414,14 @@ pub fn compile_with(
             })
             .collect()
     };
+    if hw.serial && e.dram.size() > qweave_hw::serial::DRAM_BYTES {
+        return Err(graph_err(format!(
+            "the program needs {} bytes of DRAM, but the serial datapath addresses {} (the \
+             UP5K's SPRAM)",
+            e.dram.size(),
+            qweave_hw::serial::DRAM_BYTES
+        )));
+    }
     let inputs = io(&plan.inputs)?;
     let outputs = io(&plan.outputs)?;
     let mut shapes = std::mem::take(&mut e.shapes);

@@ -67,6 +67,14 @@ pub enum SimError {
         /// What is wrong.
         message: String,
     },
+    /// DRAM larger than the hardware addresses.
+    #[error("DRAM holds {bytes} bytes, but the serial datapath addresses {limit}")]
+    Dram {
+        /// The DRAM given.
+        bytes: u64,
+        /// What the hardware addresses.
+        limit: u64,
+    },
     /// The program lacks its `end`.
     #[error("the program has no end instruction")]
     NoEnd,
@@ -103,6 +111,13 @@ pub enum SimError {
 
 /// Runs `program` on `hw` starting from `dram`.
 pub fn simulate(hw: &HwConfig, program: &[Instr], dram: Vec<u8>) -> Result<Run, SimError> {
+    let limit = qweave_hw::serial::DRAM_BYTES;
+    if hw.serial && dram.len() as u64 > limit {
+        return Err(SimError::Dram {
+            bytes: dram.len() as u64,
+            limit,
+        });
+    }
     schedule::run(hw, program, machine::Machine::new(hw, dram))
 }
 

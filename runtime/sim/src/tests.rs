@@ -461,4 +461,14 @@ end @0
     let e = simulate(&hw, &word, vec![0; 16]).unwrap_err().to_string();
     assert!(e.contains("parameter words are 32 bits"), "{e}");
     assert!(simulate(&Target::Sim.preset(), &word, vec![0; 16]).is_ok());
+    // DRAM is the UP5K's 128 KiB of SPRAM
+    let end = asm("end @0\n");
+    let limit = qweave_hw::serial::DRAM_BYTES as usize;
+    assert!(simulate(&hw, &end, vec![0; limit]).is_ok());
+    let e = simulate(&hw, &end, vec![0; limit + 1]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "DRAM holds 131073 bytes, but the serial datapath addresses 131072"
+    );
+    assert!(simulate(&Target::Sim.preset(), &end, vec![0; limit + 1]).is_ok());
 }

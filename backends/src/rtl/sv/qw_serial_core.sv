@@ -75,7 +75,7 @@ module qw_serial_core #(
   /* verilator lint_on UNUSEDSIGNAL */
   logic [31:0] x_wval;  // a load's values fit 32 bits (a serial datapath's limits)
   logic [ACC_BITS-1:0] acc_rd;
-  qw_serial_xfer #(.ACC_BITS(ACC_BITS), .CW(CW)) xfer (
+  qw_serial_xfer #(.ACC_BITS(ACC_BITS), .AW(AW), .CW(CW)) xfer (
       .clk, .reset, .go(x_go), .insn, .done(x_done),
       .w_en(x_wen), .w_buf(x_wbuf), .w_addr(x_waddr), .w_val(x_wval),
       .r_addr(x_raddr), .r_val(acc_rd),

@@ -38,41 +38,44 @@ module qw_serial_gemm #(
     output logic [LA-1:0]            acc_wa,
     output logic [ACC_BITS-1:0]      acc_wd
 );
-  localparam logic [15:0] R16 = ROWS[15:0];
+  localparam logic [CW-1:0] RC = CW'(ROWS);
   localparam logic [LOG_ROWS:0] RN = ROWS[LOG_ROWS:0];
 
-  // ---- fields (addresses modulo the memories: 16 bits are plenty) ----
-  wire [15:0] f_inp = insn[8*4 +: 16], f_wgt = insn[8*8 +: 16], f_acc = insn[8*12 +: 16];
-  wire [15:0] groups = insn[8*16 +: 16], cin = insn[8*18 +: 16], ih = insn[8*20 +: 16];
-  wire [15:0] iw = insn[8*22 +: 16], m = insn[8*24 +: 16], oh = insn[8*26 +: 16];
-  wire [15:0] ow = insn[8*28 +: 16];
+  // ---- fields: addresses and their products modulo 2^AW (the widest memory's), counts
+  // to CW bits (every dimension is below 2^CW: the ISA simulator holds gemms to the memories)
+  wire [AW-1:0] f_inp = insn[8*4 +: AW], f_wgt = insn[8*8 +: AW], f_acc = insn[8*12 +: AW];
+  wire [CW-1:0] groups = insn[8*16 +: CW], cin = insn[8*18 +: CW], m = insn[8*24 +: CW];
+  wire [CW-1:0] oh = insn[8*26 +: CW], ow = insn[8*28 +: CW];
+  wire [AW-1:0] ih = insn[8*20 +: AW], iw = insn[8*22 +: AW];
   wire [7:0] kh = insn[8*30 +: 8], kw = insn[8*31 +: 8], sh = insn[8*32 +: 8];
   wire [7:0] sw = insn[8*33 +: 8], dh = insn[8*34 +: 8], dw = insn[8*35 +: 8];
   wire reset_sums = insn[8*36];
-  wire empty = groups == 0 || m == 0 || oh == 0 || ow == 0 || cin == 0 || kh == 0 || kw == 0;
-  // groups of ROWS pixels per output row; this and the setup's products are kept to the
-  // walks' widths
-  /* verilator lint_off UNUSEDSIGNAL */
-  wire [15:0] ngroups = (ow + R16 - 16'd1) >> LOG_ROWS;
+  wire empty = insn[8*16 +: 16] == 0 || insn[8*24 +: 16] == 0 || insn[8*26 +: 16] == 0
+            || insn[8*28 +: 16] == 0 || insn[8*18 +: 16] == 0 || kh == 0 || kw == 0;
+  // groups of ROWS pixels per output row
+  wire [CW-1:0] ngroups = (ow + RC - CW'(1)) >> LOG_ROWS;
 
   // ---- setup: the tile's products, one a cycle on one multiplier ----
   logic busy, setup, issuing;
   logic [2:0] sstep;
-  logic [15:0] plane, dhiw, shiw, cinplane, khkw, kk, ohow;
-  /* verilator lint_on UNUSEDSIGNAL */
-  logic [15:0] ma, mb;
+  logic [AW-1:0] plane, dhiw, shiw, cinplane, khkw, kk, ohow;
+  logic [AW-1:0] ma, mb;
   always_comb begin
     case (sstep)
       3'd0: begin ma = ih; mb = iw; end
-      3'd1: begin ma = {8'd0, dh}; mb = iw; end
-      3'd2: begin ma = {8'd0, sh}; mb = iw; end
-      3'd3: begin ma = cin; mb = plane; end
-      3'd4: begin ma = {8'd0, kh}; mb = {8'd0, kw}; end
-      3'd5: begin ma = cin; mb = khkw; end
-      default: begin ma = oh; mb = ow; end
+      3'd1: begin ma = AW'(dh); mb = iw; end
+      3'd2: begin ma = AW'(sh); mb = iw; end
+      3'd3: begin ma = AW'(cin); mb = plane; end
+      3'd4: begin ma = AW'(kh); mb = AW'(kw); end
+      3'd5: begin ma = AW'(cin); mb = khkw; end
+      default: begin ma = AW'(oh); mb = AW'(ow); end
     endcase
   end
-  wire [15:0] prod = ma * mb;
+  // (16 x 16 bits, so that yosys gives it an SB_MAC16 rather than LUTs)
+  /* verilator lint_off UNUSEDSIGNAL */
+  wire [31:0] prod16 = {{(16-AW){1'b0}}, ma} * {{(16-AW){1'b0}}, mb};
+  /* verilator lint_on UNUSEDSIGNAL */
+  wire [AW-1:0] prod = prod16[AW-1:0];
   always_ff @(posedge clk) begin
     if (setup) begin
       case (sstep)
@@ -89,7 +92,8 @@ module qw_serial_gemm #(
   wire setup_end = setup && sstep == 3'd6;
 
   // ---- the walks ----
-  logic [15:0] gbase, obase, fbase, wptr, g, o, j0;
+  logic [AW-1:0] gbase, obase, fbase, wptr;
+  logic [CW-1:0] g, o, j0;
   logic t_last, p_last, s_first;
   // the walks end together with the issue, which counts filters and groups itself
   /* verilator lint_off UNUSEDSIGNAL */
@@ -102,29 +106,27 @@ module qw_serial_gemm #(
   wire hold = t_last && (s1 && s1_last ? ROWS > 1 : wb_rd > 2);
   wire step = issuing && !hold;
   wire f_last = t_last && p_last;       // the filter's last step
-  wire o_wrap = f_last && o + 16'd1 == m;
-  wire [15:0] next_gbase = o_wrap ? gbase + cinplane : gbase;
-  wire [15:0] next_obase = obase + ohow;
+  wire o_wrap = f_last && o + CW'(1) == m;
+  wire [AW-1:0] next_gbase = o_wrap ? gbase + cinplane : gbase;
+  wire [AW-1:0] next_obase = obase + ohow;
   wire t_start = setup_end || (step && t_last);
   wire p_start = setup_end || (step && f_last);
   // the reduction: channel, kernel row and column
   // (addresses kept to the widest memory's bits)
   logic [AW-1:0] red, pix, out;
-  /* verilator lint_off UNUSEDSIGNAL */
-  wire [15:0] sw_rows = {8'd0, sw} << LOG_ROWS;
-  /* verilator lint_on UNUSEDSIGNAL */
+  wire [AW-1:0] sw_rows = AW'(sw) << LOG_ROWS;
   qw_walk #(.A(AW), .C(CW)) t_walk (
-      .clk, .start(t_start), .base('0), .z(CW'(cin)), .y(CW'(kh)), .x(CW'(kw)),
-      .zs(AW'(plane)), .ys(AW'(dhiw)), .xs(AW'(dw)), .step, .at(red), .on(t_on),
+      .clk, .start(t_start), .base('0), .z(cin), .y(CW'(kh)), .x(CW'(kw)),
+      .zs(plane), .ys(dhiw), .xs(AW'(dw)), .step, .at(red), .on(t_on),
       .last(t_last));
   // the pixel groups of the filter: their first input and output
   qw_walk #(.A(AW), .C(CW)) p_walk (
-      .clk, .start(p_start), .base(AW'(setup ? f_inp : next_gbase)), .z(CW'(1)), .y(CW'(oh)),
-      .x(CW'(ngroups)), .zs('0), .ys(AW'(shiw)), .xs(AW'(sw_rows)),
+      .clk, .start(p_start), .base(setup ? f_inp : next_gbase), .z(CW'(1)), .y(oh),
+      .x(ngroups), .zs('0), .ys(shiw), .xs(sw_rows),
       .step(step && t_last), .at(pix), .on(p_on), .last(p_last));
   qw_walk #(.A(AW), .C(CW)) o_walk (
-      .clk, .start(p_start), .base(AW'(setup ? f_acc : next_obase)), .z(CW'(1)), .y(CW'(oh)),
-      .x(CW'(ngroups)), .zs('0), .ys(AW'(ow)), .xs(AW'(R16)),
+      .clk, .start(p_start), .base(setup ? f_acc : next_obase), .z(CW'(1)), .y(oh),
+      .x(ngroups), .zs('0), .ys(AW'(ow)), .xs(AW'(ROWS)),
       .step(step && t_last), .at(out), .on(o_on), .last(o_last));
   always_comb begin
     logic [AW-1:0] a;
@@ -164,22 +166,22 @@ module qw_serial_gemm #(
       end
     end else begin
       if (step) begin
-        wptr <= wptr + 16'd1;
+        wptr <= wptr + AW'(1);
         s_first <= t_last;
         if (t_last) begin
           wptr <= fbase;
-          j0 <= j0 + R16 >= ow ? 16'd0 : j0 + R16;
+          j0 <= j0 + RC >= ow ? CW'(0) : j0 + RC;
         end
         if (f_last) begin
-          o <= o + 16'd1;
+          o <= o + CW'(1);
           fbase <= fbase + kk;
           wptr <= fbase + kk;
           obase <= next_obase;
           if (o_wrap) begin
             o <= 0;
-            g <= g + 16'd1;
+            g <= g + CW'(1);
             gbase <= next_gbase;
-            if (g + 16'd1 == groups) issuing <= 0;
+            if (g + CW'(1) == groups) issuing <= 0;
           end
         end
       end
@@ -195,13 +197,14 @@ module qw_serial_gemm #(
     operand = fmt == 2'd1 ? {1'b0, v} : {v[7], v};
   endfunction
   logic s1_first;                    // stage 1: the step's operands are in the RAMs' outputs
-  logic [15:0] s1_out, s1_j0;
+  logic [AW-1:0] s1_out;
+  logic [CW-1:0] s1_j0;
   logic [ROWS*ACC_BITS-1:0] sums, shadow;
   always_ff @(posedge clk) begin
     s1 <= step;
     s1_first <= s_first;
     s1_last <= t_last;
-    s1_out <= 16'(out);
+    s1_out <= out;
     s1_j0 <= j0;
     if (s1) begin
       for (int r = 0; r < ROWS; r++) begin
@@ -219,7 +222,8 @@ module qw_serial_gemm #(
 
   // ---- write-back: each row's sum read, added and written a cycle later ----
   wire wb_start = s1 && s1_last;
-  logic [15:0] wb_addr, wb_pix;      // the row's output and pixel
+  logic [AW-1:0] wb_addr;            // the row's output
+  logic [CW-1:0] wb_pix;             // and pixel
   logic [LA-1:0] wb_wa;
   logic [ACC_BITS-1:0] wb_sum;
   // sign-extend the low cfg_acc_bits bits
@@ -239,8 +243,8 @@ module qw_serial_gemm #(
       wb_wa <= wb_addr[LA-1:0];
       wb_sum <= shadow[ACC_BITS-1:0];
       wb_write <= wb_pix < ow;
-      wb_addr <= wb_addr + 16'd1;
-      wb_pix <= wb_pix + 16'd1;
+      wb_addr <= wb_addr + AW'(1);
+      wb_pix <= wb_pix + CW'(1);
     end
     if (reset || !busy) wb_rd <= 0;
     else if (wb_start) begin

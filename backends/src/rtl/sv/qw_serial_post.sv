@@ -44,11 +44,11 @@ module qw_serial_post #(
   // ---- fields ----
   wire [7:0] op = insn[7:0];
   wire is_alu = op == ALU, is_pool = op == POOL;
-  wire [15:0] dst = is_alu ? insn[8*5 +: 16] : is_pool ? insn[8*9 +: 16] : insn[8*4 +: 16];
+  wire [AW-1:0] dst = is_alu ? insn[8*5 +: AW] : is_pool ? insn[8*9 +: AW] : insn[8*4 +: AW];
   wire [15:0] fz = is_alu ? insn[8*13 +: 16] : is_pool ? insn[8*13 +: 16] : insn[8*8 +: 16];
   wire [15:0] fy = is_alu ? insn[8*15 +: 16] : is_pool ? insn[8*19 +: 16] : insn[8*10 +: 16];
   wire [15:0] fx = is_alu ? insn[8*17 +: 16] : is_pool ? insn[8*21 +: 16] : insn[8*12 +: 16];
-  wire [15:0] par = insn[8*14 +: 16];
+  wire [LP-1:0] par = insn[8*14 +: LP];
   wire [15:0] pstride = op == THRESH ? insn[8*20 +: 16] : insn[8*18 +: 16];
   wire [1:0] ofmt = op == REQUANT ? insn[8*21 +: 2] : is_alu ? insn[8*55 +: 2] : insn[8*32 +: 2];
   wire [5:0] obits = op == REQUANT ? insn[8*22 +: 6] : is_alu ? insn[8*56 +: 6] : insn[8*33 +: 6];
@@ -85,10 +85,7 @@ module qw_serial_post #(
                          SH = 15;
   logic [3:0] phase;
   logic [1:0] sstep;
-  // (kept to the walks' widths)
-  /* verilator lint_off UNUSEDSIGNAL */
-  logic [15:0] p_plane, p_shiw, p_dhiw;
-  /* verilator lint_on UNUSEDSIGNAL */
+  logic [AW-1:0] p_plane, p_shiw, p_dhiw;   // (modulo 2^AW, as the walks keep addresses)
   logic [15:0] sa, sb;
   always_comb begin
     case (sstep)
@@ -98,13 +95,15 @@ module qw_serial_post #(
     endcase
   end
   // (on the product's low multiplier, idle during setup)
+  /* verilator lint_off UNUSEDSIGNAL */
   wire [15:0] mprod;
+  /* verilator lint_on UNUSEDSIGNAL */
   always_ff @(posedge clk) begin
     if (phase == SETUP) begin
       case (sstep)
-        2'd0: p_plane <= mprod;
-        2'd1: p_shiw <= mprod;
-        default: p_dhiw <= mprod;
+        2'd0: p_plane <= mprod[AW-1:0];
+        2'd1: p_shiw <= mprod[AW-1:0];
+        default: p_dhiw <= mprod[AW-1:0];
       endcase
     end
   end
@@ -120,21 +119,23 @@ module qw_serial_post #(
   qw_walk #(.A(AW), .C(CW)) r_walk (
       .clk, .start(setup_end), .base(AW'(is_pool ? insn[8*5 +: 16] : insn[8*9 +: 16])),
       .z(CW'(fz)), .y(CW'(fy)), .x(CW'(fx)),
-      .zs(AW'(is_pool ? p_plane : insn[8*19 +: 16])),
-      .ys(AW'(is_pool ? p_shiw : insn[8*23 +: 16])),
+      .zs(is_pool ? p_plane : insn[8*19 +: AW]),
+      .ys(is_pool ? p_shiw : insn[8*23 +: AW]),
       .xs(AW'(is_pool ? {8'd0, insn[8*26 +: 8]} : insn[8*27 +: 16])),
       .step(r_step), .at(r_at), .on(r_on), .last(r_last));
   qw_walk #(.A(AW), .C(CW)) w_walk (
       .clk, .start(w_start), .base(r_at), .z(CW'(1)), .y(CW'(insn[8*23 +: 8])),
-      .x(CW'(insn[8*24 +: 8])), .zs('0), .ys(AW'(p_dhiw)), .xs(AW'(insn[8*28 +: 8])),
+      .x(CW'(insn[8*24 +: 8])), .zs('0), .ys(p_dhiw), .xs(AW'(insn[8*28 +: 8])),
       .step(w_step), .at(w_at), .on(w_on), .last(w_last));
 
   // ---- the element ----
-  logic [15:0] e_at;           // the element (dense from dst)
-  logic [15:0] ec, ey, ex;     // its channel, row and column, counting down
-  logic [15:0] pa;             // the channel's parameter record (or first threshold)
+  // (addresses modulo 2^AW and 2^LP, counts to CW bits: the ISA simulator holds the
+  // instruction to the memories)
+  logic [AW-1:0] e_at;         // the element (dense from dst)
+  logic [CW-1:0] ec, ey, ex;   // its channel, row and column, counting down
+  logic [LP-1:0] pa;           // the channel's parameter record (or first threshold)
   logic [2:0] rk;              // record words asked for
-  logic [15:0] k;              // thresholds asked for
+  logic [CW-1:0] k;            // thresholds asked for
   logic wlive;                 // a threshold or window value arrives this cycle
   logic wfirst;                // it is the window's first
   // the narrow values: accumulators, 32-bit immediates, their sums (N bits)
@@ -276,7 +277,7 @@ module qw_serial_post #(
     acc_ra = e_at[LA-1:0];
     if (phase == V1) acc_ra = r_at[LA-1:0];       // an alu's right operand
     if (phase == P1) acc_ra = w_at[LA-1:0];       // a window position
-    par_ra = LP'(op == THRESH ? pa + k : pa + {13'd0, rk});
+    par_ra = op == THRESH ? pa + LP'(k) : pa + LP'(rk);
     lut_ra = LL'(insn[8*14 +: 16] + 16'(v - nimm(insn[8*22 +: 32])));
   end
 
@@ -296,9 +297,9 @@ module qw_serial_post #(
           e_at <= dst;
           pa <= par;
           rk <= 0;
-          ec <= fz - 16'd1;
-          ey <= fy - 16'd1;
-          ex <= fx - 16'd1;
+          ec <= CW'(fz) - CW'(1);
+          ey <= CW'(fy) - CW'(1);
+          ex <= CW'(fx) - CW'(1);
         end
       end
       REC: begin
@@ -368,9 +369,9 @@ module qw_serial_post #(
       T0: begin
         // ask for threshold k, compare the one asked for last cycle
         if (wlive && nimm(par_rd) <= v) work <= work + N'(1);
-        wlive <= k < insn[8*18 +: 16];
-        k <= k + 16'd1;
-        if (k >= insn[8*18 +: 16]) phase <= WR;
+        wlive <= k < insn[8*18 +: CW];
+        k <= k + CW'(1);
+        if (k >= insn[8*18 +: CW]) phase <= WR;
       end
       P0: begin
         phase <= P1;
@@ -389,18 +390,18 @@ module qw_serial_post #(
       end
       WR: begin
         // write the result; on to the next element
-        e_at <= e_at + 16'd1;
-        ex <= ex - 16'd1;
+        e_at <= e_at + AW'(1);
+        ex <= ex - CW'(1);
         if (ex == 0) begin
-          ex <= fx - 16'd1;
-          ey <= ey - 16'd1;
+          ex <= CW'(fx) - CW'(1);
+          ey <= ey - CW'(1);
           if (ey == 0) begin
-            ey <= fy - 16'd1;
-            ec <= ec - 16'd1;
+            ey <= CW'(fy) - CW'(1);
+            ec <= ec - CW'(1);
           end
         end
         if (chan_end) begin
-          pa <= pa + pstride;
+          pa <= pa + pstride[LP-1:0];
           rk <= 0;
         end
         if (last_elem) phase <= FINISH;

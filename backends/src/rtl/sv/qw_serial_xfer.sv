@@ -12,8 +12,13 @@
 // accumulators with the same walk, reads one a cycle, and writes each value into the beat it
 // lies in under a mask of its bits (a value across two beats takes two writes, two cycles);
 // it finishes when DRAM has acknowledged every write.
+//
+// DRAM is 128 KiB (the UP5K's four SPRAMs; the ISA simulator refuses a larger image on the
+// serial datapath), so bit addresses are 20 bits and beat addresses 15; a stride is kept
+// modulo 2^20, which leaves every address in DRAM exact.
 module qw_serial_xfer #(
     parameter int ACC_BITS = 32,
+    parameter int AW = 10,        // bits of a buffer address (the widest memory's)
     parameter int CW = 11         // bits of a count (no dimension reaches 2^CW entries)
 ) (
     input  logic                clk,
@@ -43,7 +48,8 @@ module qw_serial_xfer #(
     output logic [31:0]         m_wmask,
     input  logic                m_wack
 );
-  localparam int A = 35;  // bits of a DRAM bit address
+  localparam int A = 20;      // bits of a DRAM bit address
+  localparam int B = A - 5;   // and of a beat's
 
   // ---- fields ----
   wire is_load = insn[7:0] == 8'd2;
@@ -53,21 +59,21 @@ module qw_serial_xfer #(
   wire [7:0]  pb     = is_load ? insn[71:64] : 8'd0;
   wire [7:0]  pl     = is_load ? insn[79:72] : 8'd0;
   wire [7:0]  pr     = is_load ? insn[87:80] : 8'd0;
-  wire [15:0] sram   = is_load ? insn[8*11 +: 16] : insn[8*4 +: 16];
+  wire [AW-1:0] sram = is_load ? insn[8*11 +: AW] : insn[8*4 +: AW];
   // the first value's bit: 8 x dram + bit
-  wire [A-1:0] base  = is_load ? {insn[8*15 +: 32], insn[8*53 +: 3]}
-                               : {insn[8*8 +: 32], insn[8*32 +: 3]};
-  wire [15:0] fz     = is_load ? insn[8*19 +: 16] : insn[8*14 +: 16];
-  wire [15:0] fy     = is_load ? insn[8*21 +: 16] : insn[8*16 +: 16];
-  wire [15:0] fx     = is_load ? insn[8*23 +: 16] : insn[8*18 +: 16];
-  wire [31:0] fzs    = is_load ? insn[8*25 +: 32] : insn[8*20 +: 32];
-  wire [31:0] fys    = is_load ? insn[8*29 +: 32] : insn[8*24 +: 32];
-  wire [31:0] fxs    = is_load ? insn[8*33 +: 32] : insn[8*28 +: 32];
+  wire [A-1:0] base  = is_load ? {insn[8*15 +: A-3], insn[8*53 +: 3]}
+                               : {insn[8*8 +: A-3], insn[8*32 +: 3]};
+  wire [CW-1:0] fz   = is_load ? insn[8*19 +: CW] : insn[8*14 +: CW];
+  wire [CW-1:0] fy   = is_load ? insn[8*21 +: CW] : insn[8*16 +: CW];
+  wire [CW-1:0] fx   = is_load ? insn[8*23 +: CW] : insn[8*18 +: CW];
+  wire [A-1:0] fzs   = is_load ? insn[8*25 +: A] : insn[8*20 +: A];
+  wire [A-1:0] fys   = is_load ? insn[8*29 +: A] : insn[8*24 +: A];
+  wire [A-1:0] fxs   = is_load ? insn[8*33 +: A] : insn[8*28 +: A];
   // (a value is kept modulo 2^32: it fits 32 bits)
   wire [31:0] offset = insn[8*37 +: 32];
   wire [31:0] fill   = insn[8*45 +: 32];
-  wire [15:0] Y = {8'd0, pt} + fy + {8'd0, pb};
-  wire [15:0] X = {8'd0, pl} + fx + {8'd0, pr};
+  wire [CW-1:0] Y = CW'(pt) + fy + CW'(pb);
+  wire [CW-1:0] X = CW'(pl) + fx + CW'(pr);
 
   // ---- setup: the strides in bits ----
   logic busy, setup, running;
@@ -81,9 +87,9 @@ module qw_serial_xfer #(
         bzs <= 0;
       end else begin
         // bit 6 - mstep of `bits`, most significant first
-        bxs <= (bxs << 1) + (bits[3'd6 - mstep] ? {3'd0, fxs} : {A{1'b0}});
-        bys <= (bys << 1) + (bits[3'd6 - mstep] ? {3'd0, fys} : {A{1'b0}});
-        bzs <= (bzs << 1) + (bits[3'd6 - mstep] ? {3'd0, fzs} : {A{1'b0}});
+        bxs <= (bxs << 1) + (bits[3'd6 - mstep] ? fxs : {A{1'b0}});
+        bys <= (bys << 1) + (bits[3'd6 - mstep] ? fys : {A{1'b0}});
+        bzs <= (bzs << 1) + (bits[3'd6 - mstep] ? fzs : {A{1'b0}});
       end
     end
   end
@@ -96,18 +102,18 @@ module qw_serial_xfer #(
   /* verilator lint_on UNUSEDSIGNAL */
   logic [A-1:0] at;
   qw_walk #(.A(A), .C(CW)) walk (
-      .clk, .start, .base, .z(CW'(fz)), .y(CW'(fy)), .x(CW'(fx)), .zs(bzs), .ys(bys), .xs(bxs),
+      .clk, .start, .base, .z(fz), .y(fy), .x(fx), .zs(bzs), .ys(bys), .xs(bxs),
       .step(w_step), .at, .on(w_on), .last(w_last));
   // the value's last bit (only its beat matters)
   /* verilator lint_off UNUSEDSIGNAL */
-  wire [A-1:0] at_end = at + {29'd0, bits} - {{(A-1){1'b0}}, 1'b1};
+  wire [A-1:0] at_end = at + A'(bits) - A'(1);
   /* verilator lint_on UNUSEDSIGNAL */
-  wire [31:0] b0 = {2'd0, at[A-1:5]}, b1 = {2'd0, at_end[A-1:5]};
+  wire [B-1:0] b0 = at[A-1:5], b1 = at_end[A-1:5];
   wire two = b1 != b0;
 
   // ---- load: requests ----
   logic any;             // a beat was asked for
-  logic [31:0] last;     // the beat asked for last
+  logic [B-1:0] last;    // the beat asked for last
   logic half;            // the value's first beat, a new one, was asked for; its second not yet
   wire new0 = !any || b0 != last;
   logic [6:0] held;      // beats asked for and not yet taken by the destination walk
@@ -115,7 +121,8 @@ module qw_serial_xfer #(
   wire room = held < 7'd60 && queued < 9'd250;
   wire loading = running && is_load;
   assign m_rreq = loading && w_on && room && (new0 || two);
-  assign m_raddr = new0 ? b0 : b1;
+  wire [B-1:0] raddr = new0 ? b0 : b1;
+  assign m_raddr = 32'(raddr);
   // the value is described once its last beat is asked for (or both were asked for already)
   wire q_next = loading && w_on && room && (new0 ? !two : 1'b1);
   logic [6:0] d_head;
@@ -130,13 +137,12 @@ module qw_serial_xfer #(
       .head(f_head), .valid(f_valid));
 
   // ---- load: the destination walk over the padded block ----
-  logic [15:0] dp, dr, dc;       // position in the block
-  logic [15:0] waddr;
+  logic [CW-1:0] dp, dr, dc;     // position in the block
+  logic [AW-1:0] waddr;
   logic d_on;
   logic first_done;              // the value's first beat, a new one, was taken last cycle
   logic [31:0] w0;               // the beat taken last
-  wire d_pad = dr < {8'd0, pt} || dr >= {8'd0, pt} + fy || dc < {8'd0, pl}
-            || dc >= {8'd0, pl} + fx;
+  wire d_pad = dr < CW'(pt) || dr >= CW'(pt) + fy || dc < CW'(pl) || dc >= CW'(pl) + fx;
   wire v_new0 = d_head[6] && !first_done, v_two = d_head[5];
   wire [4:0] v_bit = d_head[4:0];
   logic d_take;
@@ -178,13 +184,13 @@ module qw_serial_xfer #(
   end
   assign w_en = d_take;
   assign w_buf = is_load ? insn[34:32] : 3'd2;
-  assign w_addr = waddr;
+  assign w_addr = 16'(waddr);
   assign w_val = d_pad ? fill : value;
 
   // ---- store: reads, one a cycle, each value written with its bit mask ----
   logic s_have;                  // r_val holds the value read last cycle
   logic [4:0] s_bit;             // where it goes: bit s_bit of beat s_b0 (and on into s_b0 + 1)
-  logic [31:0] s_b0;
+  logic [B-1:0] s_b0;
   logic s_two, s_high;           // it spans two beats; the low one is written
   logic [7:0] unacked;
   wire storing = running && !is_load;
@@ -207,7 +213,8 @@ module qw_serial_xfer #(
   wire [31:0] from_bit = {32{1'b1}} << s_bit;
   wire [31:0] s_ones = rotl(ones, s_bit);
   assign m_wreq = storing && s_have;
-  assign m_waddr = s_b0 + {31'd0, s_high};
+  wire [B-1:0] waddr_beat = s_b0 + B'(s_high);
+  assign m_waddr = 32'(waddr_beat);
   assign m_wdata = rotl(s_val, s_bit);
   assign m_wmask = s_high ? s_ones & ~from_bit : s_ones & from_bit;
   // the value is written this cycle (a two-beat value's high beat)
@@ -215,7 +222,8 @@ module qw_serial_xfer #(
   assign w_step = storing ? (!s_have || s_written) : q_next;
   wire s_read = storing && w_on && w_step;
   // a value still being written is read again, so that r_val keeps it
-  assign r_addr = waddr - {15'd0, !s_read};
+  wire [AW-1:0] raddr_acc = waddr - AW'(!s_read);
+  assign r_addr = 16'(raddr_acc);
 
   // ---- sequencing ----
   wire load_end = !w_on && !d_on && held == 0;
@@ -248,7 +256,7 @@ module qw_serial_xfer #(
     end else if (running) begin
       // requests
       if (m_rreq) begin
-        last <= m_raddr;
+        last <= raddr;
         any <= 1;
       end
       if (q_next) half <= 0;
@@ -260,16 +268,16 @@ module qw_serial_xfer #(
       // a value's first of two new beats is taken a cycle before the value
       if (d_pop) first_done <= 0;
       else if (f_pop) first_done <= 1;
-      if (d_take || s_read) waddr <= waddr + 16'd1;
+      if (d_take || s_read) waddr <= waddr + AW'(1);
       if (d_take) begin
-        dc <= dc + 16'd1;
-        if (dc + 16'd1 == X) begin
+        dc <= dc + CW'(1);
+        if (dc + CW'(1) == X) begin
           dc <= 0;
-          dr <= dr + 16'd1;
-          if (dr + 16'd1 == Y) begin
+          dr <= dr + CW'(1);
+          if (dr + CW'(1) == Y) begin
             dr <= 0;
-            dp <= dp + 16'd1;
-            if (dp + 16'd1 == fz) d_on <= 0;
+            dp <= dp + CW'(1);
+            if (dp + CW'(1) == fz) d_on <= 0;
           end
         end
       end
