@@ -41,10 +41,16 @@ pub fn run(
                 quiet: false,
             };
             let build = flow.run().map_err(|e| {
-                format!(
-                    "{e}\n(--no-fpga-tools writes the program and the design without running \
-                     the FPGA tools)"
-                )
+                let mut text = e.to_string();
+                let pins = matches!(&e, qweave_fpga::Error::DoesNotFit { over, .. }
+                    if over.iter().any(|o| o.resource.contains("SB_IO")));
+                if pins {
+                    text += "\n(the design's ports are its program and DRAM buses; a board \
+                             shell that keeps them on chip behind a few pins is not generated \
+                             yet)";
+                }
+                text + "\n(--no-fpga-tools writes the program and the design without running \
+                        the FPGA tools)"
             })?;
             Ok(Some(ice40(&build, dir, cycles)))
         }

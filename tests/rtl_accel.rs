@@ -300,12 +300,21 @@ fn compiling_for_the_ice40_runs_the_open_flow_and_names_what_does_not_fit() {
     // files stay beside it
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("synthesis: done"), "{}", r.stderr);
+    // (as nextpnr packs it: logic cells, and a pin for every port of the buses)
     assert!(
-        r.stderr.contains("does not fit the UP5K") && r.stderr.contains("SB_LUT4: needs "),
+        r.stderr.contains("does not fit the UP5K")
+            && r.stderr
+                .contains("logic cells (ICESTORM_LC: a LUT4 and a flip-flop): needs "),
         "{}",
         r.stderr
     );
     assert!(r.stderr.contains("the UP5K has 5280 ("), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("I/O pins (SB_IO): needs "),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("board shell"), "{}", r.stderr);
     assert!(r.stderr.contains("--no-fpga-tools"), "{}", r.stderr);
     assert!(!out.exists());
     let failed = tmp.join("w1a1.failed");
@@ -315,6 +324,7 @@ fn compiling_for_the_ice40_runs_the_open_flow_and_names_what_does_not_fit() {
         r.stderr
     );
     assert!(failed.join("ice40/synth.log").is_file());
+    assert!(failed.join("ice40/pack_report.json").is_file());
     assert!(failed.join("accel.sv").is_file());
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -1,9 +1,11 @@
 //! The iCE40 UltraPlus flow: yosys synthesis (`synth_ice40 -dsp`, multiplies on SB_MAC16),
-//! the cell counts checked against the UP5K before anything is placed, nextpnr-ice40 place
-//! and route for the SG48 package with the target clock (a design slower than the target
-//! still gets its bitstream, and its achieved clock is reported for the caller to judge),
-//! and icepack into the bitstream. Every file lands in the output directory: `synth.json`,
-//! `synth_stat.json`, `accel.asc`, `pnr_report.json`, `accel.bin` and one log per step.
+//! the cell counts checked against the UP5K, then nextpnr-ice40's packing (`--pack-only`:
+//! logic cells, each a LUT4 and a flip-flop, I/O, DSP and RAM blocks) checked against it
+//! before anything is placed, nextpnr-ice40 place and route for the SG48 package with the
+//! target clock (a design slower than the target still gets its bitstream, and its achieved
+//! clock is reported for the caller to judge), and icepack into the bitstream. Every file
+//! lands in the output directory: `synth.json`, `synth_stat.json`, `pack_report.json`,
+//! `accel.asc`, `pnr_report.json`, `accel.bin` and one log per step.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -11,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::report::{Clock, Used, read_cell_counts, read_pnr_report};
 use crate::tool::{Step, StepRun, Tools};
-use crate::{Error, UP5K};
+use crate::{Error, Overuse, UP5K};
 
 /// One run of the iCE40 UltraPlus flow.
 #[derive(Clone, Debug)]
@@ -123,7 +125,9 @@ impl Ice40Build {
 
 /// Outputs of the steps after synthesis, removed when a run starts so that a failed run
 /// never leaves an older bitstream looking current.
-const LATER_OUTPUTS: [&str; 6] = [
+const LATER_OUTPUTS: [&str; 8] = [
+    "pack_check.log",
+    "pack_report.json",
     "accel.asc",
     "accel.bin",
     "pnr_report.json",
@@ -160,12 +164,38 @@ impl Ice40Flow {
         )?;
         let cells =
             Ice40Cells::from_counts(read_cell_counts(&dir.join("synth_stat.json"), &self.top)?);
-        let over = UP5K.over(|r| cells.get(r));
+        // the fit, as nextpnr packs the design: flip-flops that share no LUT take logic cells
+        // of their own, and every port takes a pin (yosys' counts, when packing does not say)
+        let packing = Step {
+            name: "packing",
+            program: "nextpnr-ice40",
+            args: [
+                "--up5k",
+                "--package",
+                "sg48",
+                "--json",
+                "synth.json",
+                "--pack-only",
+                "--report",
+                "pack_report.json",
+            ]
+            .map(OsString::from)
+            .into(),
+            dir: &dir,
+            log: dir.join("pack_check.log"),
+            quiet: self.quiet,
+        }
+        .run(tools)?;
+        let packed = read_pnr_report(&dir.join("pack_report.json"))?;
+        let mut over = packed_over(&packed.utilization);
+        if over.is_empty() {
+            over = UP5K.over(|r| cells.get(r));
+        }
         if !over.is_empty() {
             return Err(Error::DoesNotFit {
                 part: UP5K.name,
                 over,
-                log: synthesis.log,
+                log: packing.log,
             });
         }
 
@@ -236,6 +266,28 @@ impl Ice40Flow {
             },
         })
     }
+}
+
+/// The resources nextpnr's packing uses more of than the UP5K has, each named as nextpnr
+/// names it with what it is.
+fn packed_over(utilization: &BTreeMap<String, Used>) -> Vec<Overuse> {
+    utilization
+        .iter()
+        .filter(|(_, u)| u.used > u.available)
+        .map(|(name, u)| Overuse {
+            part: UP5K.name,
+            resource: match name.as_str() {
+                "ICESTORM_LC" => "logic cells (ICESTORM_LC: a LUT4 and a flip-flop)".into(),
+                "SB_IO" => "I/O pins (SB_IO)".into(),
+                "ICESTORM_DSP" => "DSP blocks (ICESTORM_DSP)".into(),
+                "ICESTORM_RAM" => "block RAMs (ICESTORM_RAM)".into(),
+                "ICESTORM_SPRAM" => "SPRAMs (ICESTORM_SPRAM)".into(),
+                other => other.to_string(),
+            },
+            needed: u.used,
+            available: u.available,
+        })
+        .collect()
 }
 
 /// `dir`, created when missing, as an absolute path.

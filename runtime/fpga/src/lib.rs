@@ -72,7 +72,7 @@ pub enum Error {
     },
     /// The synthesized design needs more of some resource than the part has.
     #[error(
-        "the design does not fit the {part} (synthesis log: {}):\n{}",
+        "the design does not fit the {part} (log: {}):\n{}",
         log.display(),
         over.iter().map(|o| format!("  {o}")).collect::<Vec<_>>().join("\n")
     )]
@@ -182,7 +182,7 @@ pub struct Overuse {
     /// The part's short name.
     pub part: &'static str,
     /// The resource.
-    pub resource: &'static str,
+    pub resource: String,
     /// How many the design needs.
     pub needed: u64,
     /// How many the part has.
@@ -212,7 +212,7 @@ impl Part {
                 let n = needed(l.resource);
                 (n > l.available).then_some(Overuse {
                     part: self.name,
-                    resource: l.resource,
+                    resource: l.resource.to_string(),
                     needed: n,
                     available: l.available,
                 })
