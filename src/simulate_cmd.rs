@@ -77,8 +77,23 @@ fn rtl_engine(
         "the accelerator's Verilator model from accel.sv (built once per hardware, cached in {})",
         rtl_cache().display()
     );
-    qweave_backends::rtl::engine::Engine::from_design(hw, accel, &rtl_cache(), trace)
-        .map_err(|e| vec![format!("{}: the RTL engine: {e}", dir.display())])
+    let spinner = progress(None, "{spinner} building the Verilator model [{elapsed}]");
+    let engine = qweave_backends::rtl::engine::Engine::from_design(hw, accel, &rtl_cache(), trace)
+        .map_err(|e| vec![format!("{}: the RTL engine: {e}", dir.display())]);
+    spinner.finish_and_clear();
+    engine
+}
+
+/// A progress display on standard error (drawn only on a terminal), ticking on its own:
+/// a spinner, or a bar of `len` steps.
+fn progress(len: Option<u64>, template: &str) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
 }
 
 /// Where built Verilator models are kept: `$QWEAVE_CACHE/rtl`, else the user's cache folder.
@@ -147,6 +162,17 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
         Engine::Rtl => Some(rtl_engine(dir, &hw, args.vcd.is_some())?),
     };
     let start = Instant::now();
+    let bar = progress(
+        Some(data.items as u64),
+        match args.engine {
+            Engine::Rtl => {
+                "{spinner} RTL simulation {bar:30} {pos}/{len} items [{elapsed}, eta {eta}]"
+            }
+            Engine::Isa => {
+                "{spinner} ISA simulation {bar:30} {pos}/{len} items [{elapsed}, eta {eta}]"
+            }
+        },
+    );
     let mut stacked: Vec<Vec<Tensor>> = vec![Vec::new(); graph.outputs.len()];
     let mut last = None;
     for i in 0..data.items {
@@ -177,7 +203,9 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
             stacked[k].push(o);
         }
         last = Some(s.run);
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     let elapsed = start.elapsed();
     let model_cycles = match rtl {
         Some(_) => Some(
