@@ -163,7 +163,7 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
     };
     let start = Instant::now();
     let bar = progress(
-        Some(data.items as u64),
+        Some(data.items),
         match args.engine {
             Engine::Rtl => {
                 "{spinner} RTL simulation {bar:30} {pos}/{len} items [{elapsed}, eta {eta}]"
