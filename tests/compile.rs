@@ -1,12 +1,14 @@
 //! Every bundled fixture that lowers to the q level compiles for the accelerator and
 //! simulates bit-exactly against the interpreter, layer by layer; one that keeps float ops
-//! is refused naming its first float layer.
+//! is refused naming its first float layer. `qweave compile`'s directory handling and the
+//! errors of its FPGA step are tested through the CLI.
 
 mod common;
 
 use qweave_backends::{execute, program};
 use qweave_frontend::files;
 use qweave_ir::Tensor;
+use std::path::Path;
 
 fn images(n: usize) -> Vec<Tensor> {
     common::digits(n).0
@@ -269,5 +271,89 @@ fn a_model_that_cannot_map_leaves_nothing_written() {
         "x",
     ]);
     assert_eq!(r.code, 1);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// A failing FPGA tool stops `compile` with the step, its command line, its exit status and
+/// the tail of its log; DIR is left as it was and the tool's files are kept beside it. (A
+/// stand-in `yosys` that fails is put first on the PATH.)
+#[test]
+fn a_failing_fpga_tool_surfaces_its_command_and_log() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = std::env::temp_dir().join(format!("qweave-failing-tool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let bin = tmp.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let yosys = bin.join("yosys");
+    std::fs::write(
+        &yosys,
+        "#!/bin/sh\necho 'reading the design'\necho 'ERROR: no licence for this part' >&2\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&yosys, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = tmp.join("zu");
+    let r = common::qweave_env(
+        &[
+            "compile",
+            "tests/models/digits_w4a4.onnx",
+            "--target",
+            "xczu3eg",
+            "--mapping",
+            "default",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[("PATH", Path::new(&path))],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("synthesis failed (exit status: 3)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&yosys.display().to_string()),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("synth_xilinx -family xcup -top qw_dsp_pe"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("ERROR: no licence for this part"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists());
+    assert!(
+        tmp.join("zu.failed/yosys/synth.log").is_file(),
+        "{}",
+        r.stderr
+    );
+    // without the tools, the program and the design are written
+    let r = common::qweave_env(
+        &[
+            "compile",
+            "tests/models/digits_w4a4.onnx",
+            "--target",
+            "xczu3eg",
+            "--mapping",
+            "default",
+            "--no-fpga-tools",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[("PATH", Path::new(&path))],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(out.join("accel.sv").is_file() && !out.join("yosys").exists());
     let _ = std::fs::remove_dir_all(&tmp);
 }
