@@ -191,7 +191,7 @@ fn compile_then_simulate_from_the_command_line_matches_the_interpreter() {
         yr.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let read = |p: &std::path::Path| files::read(p).unwrap()[0].tensor.clone();
+    let read = |p: &Path| files::read(p).unwrap()[0].tensor.clone();
     assert_eq!(read(&y), read(&yr));
     // a program that is not what the model compiles to is refused
     let mut bin = std::fs::read(out.join("program.bin")).unwrap();
