@@ -53,22 +53,22 @@ module qw_serial_xfer #(
 
   // ---- fields ----
   wire is_load = insn[7:0] == 8'd2;
-  wire [1:0]  fmt    = is_load ? insn[41:40] : insn[8*12 +: 2];
-  wire [5:0]  bits   = is_load ? insn[53:48] : insn[8*13 +: 6];
-  wire [7:0]  pt     = is_load ? insn[63:56] : 8'd0;
-  wire [7:0]  pb     = is_load ? insn[71:64] : 8'd0;
-  wire [7:0]  pl     = is_load ? insn[79:72] : 8'd0;
-  wire [7:0]  pr     = is_load ? insn[87:80] : 8'd0;
-  wire [AW-1:0] sram = is_load ? insn[8*11 +: AW] : insn[8*4 +: AW];
+  // (qw_fetch_one holds a store's fields where a load has them)
+  wire [1:0]  fmt    = insn[41:40];
+  wire [5:0]  bits   = insn[53:48];
+  wire [7:0]  pt     = insn[63:56];
+  wire [7:0]  pb     = insn[71:64];
+  wire [7:0]  pl     = insn[79:72];
+  wire [7:0]  pr     = insn[87:80];
+  wire [AW-1:0] sram = insn[8*11 +: AW];
   // the first value's bit: 8 x dram + bit
-  wire [A-1:0] base  = is_load ? {insn[8*15 +: A-3], insn[8*53 +: 3]}
-                               : {insn[8*8 +: A-3], insn[8*32 +: 3]};
-  wire [CW-1:0] fz   = is_load ? insn[8*19 +: CW] : insn[8*14 +: CW];
-  wire [CW-1:0] fy   = is_load ? insn[8*21 +: CW] : insn[8*16 +: CW];
-  wire [CW-1:0] fx   = is_load ? insn[8*23 +: CW] : insn[8*18 +: CW];
-  wire [A-1:0] fzs   = is_load ? insn[8*25 +: A] : insn[8*20 +: A];
-  wire [A-1:0] fys   = is_load ? insn[8*29 +: A] : insn[8*24 +: A];
-  wire [A-1:0] fxs   = is_load ? insn[8*33 +: A] : insn[8*28 +: A];
+  wire [A-1:0] base  = {insn[8*15 +: A-3], insn[8*53 +: 3]};
+  wire [CW-1:0] fz   = insn[8*19 +: CW];
+  wire [CW-1:0] fy   = insn[8*21 +: CW];
+  wire [CW-1:0] fx   = insn[8*23 +: CW];
+  wire [A-1:0] fzs   = insn[8*25 +: A];
+  wire [A-1:0] fys   = insn[8*29 +: A];
+  wire [A-1:0] fxs   = insn[8*33 +: A];
   // (a value is kept modulo 2^32: it fits 32 bits)
   wire [31:0] offset = insn[8*37 +: 32];
   wire [31:0] fill   = insn[8*45 +: 32];
@@ -183,7 +183,7 @@ module qw_serial_xfer #(
     value = value - offset;
   end
   assign w_en = d_take;
-  assign w_buf = is_load ? insn[34:32] : 3'd2;
+  assign w_buf = insn[34:32];
   assign w_addr = 16'(waddr);
   assign w_val = d_pad ? fill : value;
 
