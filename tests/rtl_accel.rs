@@ -663,4 +663,57 @@ fn random_post_processing_on_the_serial_datapath_equals_the_isa_simulator() {
             );
         }
     }
+    // products whose half bit is set and whose only other set bit below the quotient is the
+    // one at the top of the window below (2^(16 (mq + 1) - 1) + 2^(16 mq - 1) once the
+    // multiplier is shifted by 16 - shift % 16): a tie to a rounding that misses that bit,
+    // in each window, every rounding mode and both signs
+    let cases: [(i64, i64, i64); 3] = [
+        (1, (1 << 16) + 1, 17),
+        (1 << 16, (1 << 16) + 1, 33),
+        (-(1 << 31), (1 << 17) + 2, 49),
+    ];
+    let mut dram = vec![0u8; 4096];
+    let mut text = String::from(
+        "config @0 w=8 a=8 wfmt=signed afmt=signed acc_bits=32 pack=bricks kp=0 np=0 lane=0 \
+         wport=a\n",
+    );
+    let mut at = 0;
+    for &(v, mult, shift) in &cases {
+        for rounding in qweave_ir::RoundingMode::ALL {
+            for sign in [1, -1] {
+                let (v, base) = (if v < 0 { v } else { sign * v }, 16 * at);
+                let record = 1024 + 16 * at;
+                for (k, w) in [v, 0, 0, 0].into_iter().enumerate() {
+                    dram[base + 4 * k..base + 4 * k + 4].copy_from_slice(&(w as i32).to_le_bytes());
+                }
+                for (k, w) in [sign * mult, shift, 0, 0].into_iter().enumerate() {
+                    dram[record + 4 * k..record + 4 * k + 4]
+                        .copy_from_slice(&(w as i32).to_le_bytes());
+                }
+                let flags = if at == 0 { "" } else { " pop=next" };
+                text += &format!(
+                    "load @0 buf=acc fmt=signed bits=32 pad_top=0 pad_bottom=0 pad_left=0 \
+                     pad_right=0 sram=0 dram={base} z=1 y=1 x=1 zs=0 ys=0 xs=1 offset=0 fill=0 \
+                     bit=0{flags}\n\
+                     load @0 buf=par fmt=signed bits=32 pad_top=0 pad_bottom=0 pad_left=0 \
+                     pad_right=0 sram=0 dram={record} z=1 y=1 x=4 zs=0 ys=0 xs=1 offset=0 fill=0 \
+                     bit=0\n\
+                     requant @0 acc=0 z=1 y=1 x=1 par=0 pstride=0 rounding={} ofmt=signed \
+                     obits=32 push=next\n\
+                     store @0 sram=0 dram={} fmt=signed bits=32 z=1 y=1 x=1 zs=0 ys=0 xs=1 \
+                     bit=0 pop=prev push=prev\n",
+                    rounding.as_str(),
+                    2048 + 4 * at
+                );
+                at += 1;
+            }
+        }
+    }
+    text += "sync @0 queue=compute pop=next\nend @0\n";
+    if let Some((b, rtl, isa)) = first_difference(&hw, &engine, &text, &dram) {
+        panic!(
+            "sticky-bit case {}: DRAM byte {b} is {rtl} in RTL, {isa} in the ISA simulator\n{text}",
+            (b - 2048) / 4
+        );
+    }
 }
