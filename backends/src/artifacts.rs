@@ -225,7 +225,7 @@ pub fn report(
     let _ = writeln!(
         s,
         "Modeled by the cycle model of `docs/isa.md` at {} MHz: {} cycles ({:.1} us), {} MACs \
-         ({:.2} per cycle), {} DRAM bytes. The accelerator is a {}x{} array; it takes {} LUTs, \
+         ({:.2} per cycle), {} DRAM bytes. The accelerator is a {}x{} array; it takes {} {}, \
          {} DSP blocks and {} block RAMs.\n",
         hw.clock_mhz,
         run.cycles,
@@ -236,6 +236,8 @@ pub fn report(
         hw.rows,
         hw.cols,
         total.lut,
+        // (the serial datapath's are measured as nextpnr packs them for the iCE40)
+        if hw.serial { "logic cells" } else { "LUTs" },
         total.dsp,
         total.bram,
     );

@@ -135,7 +135,16 @@ pub fn estimate(c: &HwConfig, target: Target) -> Result<Resources, HwError> {
 fn fits(r: &Resources, l: &TargetLimits, target: Target) -> Result<(), HwError> {
     for (resource, needed, available) in [
         ("DSP blocks", r.dsp, l.dsp),
-        ("LUTs", r.lut, l.lut),
+        // (the iCE40's count is of logic cells: a LUT4 and a flip-flop each)
+        (
+            if target == Target::Ice40up5k {
+                "logic cells"
+            } else {
+                "LUTs"
+            },
+            r.lut,
+            l.lut,
+        ),
         ("block RAMs", r.bram, l.bram),
     ] {
         if needed > available {
@@ -208,7 +217,7 @@ mod tests {
             estimate(&c, Target::Ice40up5k),
             Err(HwError::DoesNotFit {
                 target: "ice40up5k".into(),
-                resource: "LUTs",
+                resource: "logic cells",
                 needed: 7605,
                 available: 5280,
             })

@@ -34,12 +34,17 @@ pub enum HwError {
     Invalid(String),
     /// The modeled resources exceed the target's.
     #[error(
-        "the configuration needs {needed} {resource}, but {target} has {available}; shrink the array or its buffers"
+        "the configuration needs {needed} {resource}, but {target} has {available}; {}",
+        if target == "ice40up5k" {
+            "the serial datapath is larger than the UP5K yet (docs/hw.md)"
+        } else {
+            "shrink the array or its buffers"
+        }
     )]
     DoesNotFit {
         /// The target.
         target: String,
-        /// Which resource (LUTs, DSP blocks, block RAMs).
+        /// Which resource (LUTs, logic cells, DSP blocks, block RAMs).
         resource: &'static str,
         /// The modeled need.
         needed: u64,
