@@ -13,22 +13,23 @@ use crate::isa::{Op, Threshold};
 /// LUTs of the array besides its rows: the setup multiplier (in LUTs: its product is kept to
 /// the buffers' address bits), the three walks (reduction, pixels, outputs), the weight
 /// pointer and the write-back.
-const ARRAY_LUTS: u64 = 1037;
+const ARRAY_LUTS: u64 = 1048;
 /// LUTs per multiplier row: its input address, sum and shadow register.
 const ROW_LUTS: u64 = 110;
 /// LUTs of the transfer engine: its fields, the stride setup, its walk, the beat and value
 /// FIFOs' pointers, value extraction and the store's masked writes (20-bit DRAM bit
 /// addresses: [`DRAM_BYTES`]).
 const TRANSFER_LUTS: u64 = 1851;
-/// LUTs of the post-processing unit and its two walks.
-const POST_LUTS: u64 = 2815;
-/// LUTs of the controller, the memories' port muxes and the fetch (which holds a store's
-/// fields where a load's are: LUTs in front of its flip-flops, sharing their cells).
-const CONTROL_LUTS: u64 = 440;
+/// LUTs of the post-processing unit (its two walks are the array's, see `CONTROL_LUTS`).
+const POST_LUTS: u64 = 2503;
+/// LUTs of the controller, the memories' port muxes, the selection of the two walks the
+/// array shares with post-processing, and the fetch (which holds a store's fields where a
+/// load's are: LUTs in front of its flip-flops, sharing their cells).
+const CONTROL_LUTS: u64 = 584;
 /// Logic cells beyond the units' LUTs: nextpnr-ice40 (`--pack-only`, the flattened design)
-/// packs 7605 cells, the flip-flops it cannot pair with a LUT among them (the held
+/// packs 7424 cells, the flip-flops it cannot pair with a LUT among them (the held
 /// instruction's 547 bits most of all), less what flattening saves.
-const REGISTER_CELLS: u64 = 1022;
+const REGISTER_CELLS: u64 = 998;
 
 /// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
 /// per row and the two of the post-processing unit's product, which also computes its setup

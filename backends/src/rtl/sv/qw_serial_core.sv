@@ -43,6 +43,7 @@ module qw_serial_core #(
   localparam int LM3 = LM2 > LL ? LM2 : LL;
   localparam int AW = LM3 > 8 ? LM3 : 8;
   localparam int CW = AW + 1;
+  localparam int WB = 2 + 4 * AW + 3 * CW;  // a walk's controls (qw_serial_gemm's `walks`)
   localparam logic [2:0] INP = 0, WGT = 1, ACC = 2, PAR = 3;  // else LUT
 
   wire [7:0] op = insn[7:0];
@@ -88,11 +89,14 @@ module qw_serial_core #(
   logic [LA-1:0] g_ara, g_awa, p_ara, p_awa;
   logic g_awe, p_awe;
   logic [ACC_BITS-1:0] g_awd, p_awd;
+  logic [3*WB-1:0] g_walks;
+  logic [2*WB-1:0] p_walks;
+  logic [3*(AW+2)-1:0] walked;
   qw_serial_gemm #(.ROWS(ROWS), .LOG_ROWS(LOG_ROWS), .ACC_BITS(ACC_BITS), .LI(LI), .LW(LW),
                    .LA(LA), .AW(AW), .CW(CW)) gemm (
       .clk, .reset, .go(g_go), .insn, .done(g_done), .cfg_wfmt, .cfg_afmt, .cfg_acc_bits,
       .inp_ra, .inp_rd, .wgt_ra, .wgt_rd, .acc_ra(g_ara), .acc_rd, .acc_we(g_awe),
-      .acc_wa(g_awa), .acc_wd(g_awd));
+      .acc_wa(g_awa), .acc_wd(g_awd), .walks(g_walks), .walked);
 
   logic [LP-1:0] par_ra;
   logic [31:0] par_rd;
@@ -101,7 +105,23 @@ module qw_serial_core #(
   qw_serial_post #(.ACC_BITS(ACC_BITS), .LA(LA), .LP(LP), .LL(LL), .AW(AW), .CW(CW)) post (
       .clk, .reset, .go(p_go), .insn, .done(p_done), .cfg_acc_bits,
       .acc_ra(p_ara), .acc_rd, .acc_we(p_awe), .acc_wa(p_awa), .acc_wd(p_awd),
-      .par_ra, .par_rd, .lut_ra, .lut_rd);
+      .par_ra, .par_rd, .lut_ra, .lut_rd, .walks(p_walks), .walked(walked[0 +: 2*(AW+2)]));
+
+  // ---- the walks: the array's three, two of which post-processing drives when it runs ----
+  for (genvar k = 0; k < 3; k++) begin : walk
+    logic [WB-1:0] w;
+    if (k < 2) begin : shared
+      assign w = op == GEMM ? g_walks[k*WB +: WB] : p_walks[k*WB +: WB];
+    end else begin : own
+      assign w = g_walks[k*WB +: WB];
+    end
+    qw_walk #(.A(AW), .C(CW)) u (
+        .clk, .start(w[0]), .step(w[1]), .base(w[2 +: AW]), .z(w[2+AW +: CW]),
+        .y(w[2+AW+CW +: CW]), .x(w[2+AW+2*CW +: CW]), .zs(w[2+AW+3*CW +: AW]),
+        .ys(w[2+2*AW+3*CW +: AW]), .xs(w[2+3*AW+3*CW +: AW]),
+        .at(walked[k*(AW+2) +: AW]), .on(walked[k*(AW+2) + AW]),
+        .last(walked[k*(AW+2) + AW + 1]));
+  end
 
   // ---- the memories ----
   for (genvar r = 0; r < ROWS; r++) begin : inp

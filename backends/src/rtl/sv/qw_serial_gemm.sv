@@ -6,7 +6,10 @@
 // accumulators (one a cycle, read and written back, or written when the gemm resets them)
 // while the next group runs. Order: groups, filters, output rows, groups of ROWS pixels,
 // then the reduction (channel, kernel row, kernel column). Setup computes the tile's products
-// with one shared multiplier; every address is then kept with adds (qw_walk).
+// with one shared multiplier; every address is then kept with adds by three walks (qw_walk),
+// which the core shares with the post-processing unit: `walks` drives them, each
+// {xs, ys, zs, x, y, z, base, step, start} (WB bits), and `walked` returns each
+// {last, on, at}.
 module qw_serial_gemm #(
     parameter int ROWS = 4,       // a power of two
     parameter int LOG_ROWS = 2,
@@ -15,7 +18,8 @@ module qw_serial_gemm #(
     parameter int LW = 10,
     parameter int LA = 10,
     parameter int AW = 10,        // bits the walks keep of an address (the widest memory's)
-    parameter int CW = 11         // and of a count (no dimension reaches 2^CW entries)
+    parameter int CW = 11,        // and of a count (no dimension reaches 2^CW entries)
+    parameter int WB = 2 + 4 * AW + 3 * CW
 ) (
     input  logic                     clk,
     input  logic                     reset,
@@ -36,7 +40,9 @@ module qw_serial_gemm #(
     input  logic [ACC_BITS-1:0]      acc_rd,
     output logic                     acc_we,
     output logic [LA-1:0]            acc_wa,
-    output logic [ACC_BITS-1:0]      acc_wd
+    output logic [ACC_BITS-1:0]      acc_wd,
+    output logic [3*WB-1:0]          walks,
+    input  logic [3*(AW+2)-1:0]      walked
 );
   localparam logic [CW-1:0] RC = CW'(ROWS);
   localparam logic [LOG_ROWS:0] RN = ROWS[LOG_ROWS:0];
@@ -115,19 +121,15 @@ module qw_serial_gemm #(
   // (addresses kept to the widest memory's bits)
   logic [AW-1:0] red, pix, out;
   wire [AW-1:0] sw_rows = AW'(sw) << LOG_ROWS;
-  qw_walk #(.A(AW), .C(CW)) t_walk (
-      .clk, .start(t_start), .base('0), .z(cin), .y(CW'(kh)), .x(CW'(kw)),
-      .zs(plane), .ys(dhiw), .xs(AW'(dw)), .step, .at(red), .on(t_on),
-      .last(t_last));
+  assign walks[0 +: WB] = {AW'(dw), dhiw, plane, CW'(kw), CW'(kh), cin, AW'(0), step, t_start};
+  assign {t_last, t_on, red} = walked[0 +: AW + 2];
   // the pixel groups of the filter: their first input and output
-  qw_walk #(.A(AW), .C(CW)) p_walk (
-      .clk, .start(p_start), .base(setup ? f_inp : next_gbase), .z(CW'(1)), .y(oh),
-      .x(ngroups), .zs('0), .ys(shiw), .xs(sw_rows),
-      .step(step && t_last), .at(pix), .on(p_on), .last(p_last));
-  qw_walk #(.A(AW), .C(CW)) o_walk (
-      .clk, .start(p_start), .base(setup ? f_acc : next_obase), .z(CW'(1)), .y(oh),
-      .x(ngroups), .zs('0), .ys(AW'(ow)), .xs(AW'(ROWS)),
-      .step(step && t_last), .at(out), .on(o_on), .last(o_last));
+  assign walks[WB +: WB] = {sw_rows, shiw, AW'(0), ngroups, oh, CW'(1),
+                            setup ? f_inp : next_gbase, step && t_last, p_start};
+  assign {p_last, p_on, pix} = walked[AW + 2 +: AW + 2];
+  assign walks[2*WB +: WB] = {AW'(ROWS), AW'(ow), AW'(0), ngroups, oh, CW'(1),
+                              setup ? f_acc : next_obase, step && t_last, p_start};
+  assign {o_last, o_on, out} = walked[2*(AW + 2) +: AW + 2];
   always_comb begin
     logic [AW-1:0] a;
     a = pix + red;

@@ -17,7 +17,8 @@ module qw_serial_post #(
     parameter int LP = 6,
     parameter int LL = 8,
     parameter int AW = 10,        // bits the walks keep of an address (the widest memory's)
-    parameter int CW = 11         // and of a count (no dimension reaches 2^CW entries)
+    parameter int CW = 11,        // and of a count (no dimension reaches 2^CW entries)
+    parameter int WB = 2 + 4 * AW + 3 * CW
 ) (
     input  logic                clk,
     input  logic                reset,
@@ -36,7 +37,10 @@ module qw_serial_post #(
     output logic [LP-1:0]       par_ra,
     input  logic [31:0]         par_rd,   // a record's shift uses 6 bits
     output logic [LL-1:0]       lut_ra,
-    input  logic [31:0]         lut_rd
+    input  logic [31:0]         lut_rd,
+    // two of the walks the core shares with the array (qw_serial_gemm's `walks`)
+    output logic [2*WB-1:0]     walks,
+    input  logic [2*(AW+2)-1:0] walked
 );
   localparam logic [7:0] REQUANT = 4, CLAMP = 5, ALU = 6, LUT = 7, THRESH = 8, POOL = 9;
   localparam int N = 36;      // a value: a 34-bit rounded magnitude, signed, plus 32 bits
@@ -116,17 +120,15 @@ module qw_serial_post #(
   /* verilator lint_off UNUSEDSIGNAL */
   logic r_on, r_last, w_on;
   /* verilator lint_on UNUSEDSIGNAL */
-  qw_walk #(.A(AW), .C(CW)) r_walk (
-      .clk, .start(setup_end), .base(AW'(is_pool ? insn[8*5 +: 16] : insn[8*9 +: 16])),
-      .z(CW'(fz)), .y(CW'(fy)), .x(CW'(fx)),
-      .zs(is_pool ? p_plane : insn[8*19 +: AW]),
-      .ys(is_pool ? p_shiw : insn[8*23 +: AW]),
-      .xs(AW'(is_pool ? {8'd0, insn[8*26 +: 8]} : insn[8*27 +: 16])),
-      .step(r_step), .at(r_at), .on(r_on), .last(r_last));
-  qw_walk #(.A(AW), .C(CW)) w_walk (
-      .clk, .start(w_start), .base(r_at), .z(CW'(1)), .y(CW'(insn[8*23 +: 8])),
-      .x(CW'(insn[8*24 +: 8])), .zs('0), .ys(p_dhiw), .xs(AW'(insn[8*28 +: 8])),
-      .step(w_step), .at(w_at), .on(w_on), .last(w_last));
+  assign walks[0 +: WB] = {AW'(is_pool ? {8'd0, insn[8*26 +: 8]} : insn[8*27 +: 16]),
+                           is_pool ? p_shiw : insn[8*23 +: AW],
+                           is_pool ? p_plane : insn[8*19 +: AW],
+                           CW'(fx), CW'(fy), CW'(fz),
+                           AW'(is_pool ? insn[8*5 +: 16] : insn[8*9 +: 16]), r_step, setup_end};
+  assign {r_last, r_on, r_at} = walked[0 +: AW + 2];
+  assign walks[WB +: WB] = {AW'(insn[8*28 +: 8]), p_dhiw, AW'(0), CW'(insn[8*24 +: 8]),
+                            CW'(insn[8*23 +: 8]), CW'(1), r_at, w_step, w_start};
+  assign {w_last, w_on, w_at} = walked[AW + 2 +: AW + 2];
 
   // ---- the element ----
   // (addresses modulo 2^AW and 2^LP, counts to CW bits: the ISA simulator holds the
