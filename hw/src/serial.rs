@@ -13,23 +13,23 @@ use crate::isa::{Op, Threshold};
 /// LUTs of the array besides its rows: the setup multiplier (in LUTs: its product is kept to
 /// the buffers' address bits), the three walks (reduction, pixels, outputs), the weight
 /// pointer and the write-back.
-const ARRAY_LUTS: u64 = 1048;
+const ARRAY_LUTS: u64 = 1053;
 /// LUTs per multiplier row: its input address, sum and shadow register.
 const ROW_LUTS: u64 = 110;
 /// LUTs of the transfer engine: its fields, the stride setup, its walk, the beat and value
 /// FIFOs' pointers, value extraction and the store's masked writes (20-bit DRAM bit
 /// addresses: [`DRAM_BYTES`]).
-const TRANSFER_LUTS: u64 = 1851;
+const TRANSFER_LUTS: u64 = 1865;
 /// LUTs of the post-processing unit (its two walks are the array's, see `CONTROL_LUTS`).
-const POST_LUTS: u64 = 2503;
+const POST_LUTS: u64 = 2488;
 /// LUTs of the controller, the memories' port muxes, the selection of the two walks the
 /// array shares with post-processing, and the fetch (which holds a store's fields where a
 /// load's are: LUTs in front of its flip-flops, sharing their cells).
-const CONTROL_LUTS: u64 = 584;
+const CONTROL_LUTS: u64 = 580;
 /// Logic cells beyond the units' LUTs: nextpnr-ice40 (`--pack-only`, the flattened design)
-/// packs 7424 cells, the flip-flops it cannot pair with a LUT among them (the held
+/// packs 7352 cells, the flip-flops it cannot pair with a LUT among them (the held
 /// instruction's 547 bits most of all), less what flattening saves.
-const REGISTER_CELLS: u64 = 998;
+const REGISTER_CELLS: u64 = 926;
 
 /// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
 /// per row and the two of the post-processing unit's product, which also computes its setup
@@ -154,10 +154,11 @@ pub fn cost(c: &HwConfig, op: &Op) -> Cost {
         Op::Requant(r) => {
             let n = n3(r.z, r.y, r.x);
             let records = if r.pstride == 0 { 1 } else { u64::from(r.z) };
-            // a record takes 5 cycles to read and 16 to shift its multiplier (a bit a cycle);
-            // an element its read, the product's 4 cycles (two 16-bit multipliers, a digit of
-            // the multiplier a cycle) and its write
-            cycles(POST_SETUP + 21 * records + 7 * n)
+            // a record takes 3 cycles to read its multiplier and shift and 16 to shift the
+            // multiplier (a bit a cycle); an element its read, the product's 4 cycles (two
+            // 16-bit multipliers, a digit of the multiplier a cycle) and its write, its zero
+            // points read on the way
+            cycles(POST_SETUP + 19 * records + 7 * n)
         }
         Op::Clamp(o) => cycles(POST_SETUP + 3 * n3(o.z, o.y, o.x)),
         Op::Alu(o) => {

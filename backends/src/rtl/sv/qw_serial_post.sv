@@ -1,8 +1,9 @@
 // qw_serial_post: the serial datapath's post-processing unit, one accumulator at a time:
 // `requant`, `clamp`, `alu`, `lut`, `thresh` and `pool` (docs/isa.md). A small sequencer reads
 // an element's operands from the registered memories (one read a cycle), computes, and writes
-// the result. `requant` reads a channel's parameter record when the channel starts (once when
-// the records are shared), `thresh` compares one threshold a cycle, `pool` reads one window
+// the result. `requant` reads a channel's multiplier and shift when the channel starts (once
+// when the records are shared), and its zero points from the parameter memory as each element
+// needs them (they are not held), `thresh` compares one threshold a cycle, `pool` reads one window
 // position a cycle. Zero points, bounds and the other immediates fit 32 bits, and so do the
 // accumulators (the serial datapath's limits, which the ISA simulator holds programs to), and
 // outputs saturate to at most 32 bits. A product is of magnitudes, 32 x 48 bits, a 16-bit digit
@@ -142,9 +143,10 @@ module qw_serial_post #(
   logic wfirst;                // it is the window's first
   // the narrow values: accumulators, 32-bit immediates, their sums (N bits)
   logic signed [N-1:0] v, t, work;
-  logic [31:0] mult;
-  logic [5:0] shift;
-  logic signed [N-1:0] zp_in, zp_out;
+  logic [3:0] shift;           // the record's shift % 16 (mq holds shift / 16)
+  // the record's zero points, read again for each element: the input's in the cycle its
+  // magnitude is taken (MS), the output's when the result is written (WR)
+  wire signed [N-1:0] zp_in = nimm(par_rd), zp_out = nimm(par_rd);
   // the product: |left| x |right| << 16 (mb), a digit of mb a cycle, least significant first;
   // hi keeps the sum's top 48 bits, lo the 32 below them as they are finished
   logic [31:0] ua;             // |left operand|
@@ -279,7 +281,10 @@ module qw_serial_post #(
     acc_ra = e_at[LA-1:0];
     if (phase == V1) acc_ra = r_at[LA-1:0];       // an alu's right operand
     if (phase == P1) acc_ra = w_at[LA-1:0];       // a window position
-    par_ra = op == THRESH ? pa + LP'(k) : pa + LP'(rk);
+    if (op == THRESH) par_ra = pa + LP'(k);
+    else if (phase == REC) par_ra = pa + LP'(rk);
+    else if (phase == V1) par_ra = pa + LP'(2);   // the input zero point, for MS
+    else par_ra = pa + LP'(3);                    // the output zero point, for WR
     lut_ra = LL'(insn[8*14 +: 16] + 16'(v - nimm(insn[8*22 +: 32])));
   end
 
@@ -308,15 +313,14 @@ module qw_serial_post #(
         // the record: ask for word rk, take word rk - 1
         rk <= rk + 3'd1;
         case (rk)
-          3'd1: mult <= par_rd;
-          3'd2: shift <= par_rd[5:0];
-          3'd3: zp_in <= nimm(par_rd);
-          3'd4: begin
-            zp_out <= nimm(par_rd);
+          3'd1: begin
             // the multiplier's magnitude, to be shifted left by 16 - shift % 16
-            mb <= {16'd0, mult[31] ? -mult : mult};
-            mb_neg <= mult[31];
-            mq <= shift[5:4];
+            mb <= {16'd0, par_rd[31] ? -par_rd : par_rd};
+            mb_neg <= par_rd[31];
+          end
+          3'd2: begin
+            shift <= par_rd[3:0];
+            mq <= par_rd[5:4];
             sh <= 4'd15;
             phase <= SH;
           end
@@ -338,7 +342,7 @@ module qw_serial_post #(
         endcase
       end
       SH: begin
-        if (sh >= shift[3:0]) mb <= mb << 1;
+        if (sh >= shift) mb <= mb << 1;
         sh <= sh - 4'd1;
         if (sh == 0) phase <= V0;
       end
