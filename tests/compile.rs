@@ -297,8 +297,9 @@ fn a_failing_fpga_tool_surfaces_its_command_and_log() {
         std::env::var("PATH").unwrap_or_default()
     );
     let out = tmp.join("zu");
-    let r = common::qweave_env(
-        &[
+    let compile = |more: &[&str]| {
+        let out = out.to_str().unwrap();
+        let mut args = vec![
             "compile",
             "tests/models/digits_w4a4.onnx",
             "--target",
@@ -306,10 +307,12 @@ fn a_failing_fpga_tool_surfaces_its_command_and_log() {
             "--mapping",
             "default",
             "-o",
-            out.to_str().unwrap(),
-        ],
-        &[("PATH", Path::new(&path))],
-    );
+            out,
+        ];
+        args.extend_from_slice(more);
+        common::qweave_env(&args, &[("PATH", Path::new(&path))])
+    };
+    let r = compile(&[]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         r.stderr.contains("synthesis failed (exit status: 3)"),
@@ -339,20 +342,7 @@ fn a_failing_fpga_tool_surfaces_its_command_and_log() {
         r.stderr
     );
     // without the tools, the program and the design are written
-    let r = common::qweave_env(
-        &[
-            "compile",
-            "tests/models/digits_w4a4.onnx",
-            "--target",
-            "xczu3eg",
-            "--mapping",
-            "default",
-            "--no-fpga-tools",
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        &[("PATH", Path::new(&path))],
-    );
+    let r = compile(&["--no-fpga-tools"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(out.join("accel.sv").is_file() && !out.join("yosys").exists());
     let _ = std::fs::remove_dir_all(&tmp);

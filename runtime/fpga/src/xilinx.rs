@@ -248,29 +248,23 @@ mod tests {
         assert!(tcl.contains("report_timing_summary -file "));
         assert!(tcl.contains("vivado -mode batch -source build.tcl"));
 
-        let zcu = vivado_tcl(
-            ZCU102_PART,
-            &["a.sv".into()],
-            "t",
-            "ck",
-            150.0,
-            "o",
-            Implement::Bitstream,
-        )
-        .unwrap();
+        let zcu_tcl = |implement| {
+            vivado_tcl(
+                ZCU102_PART,
+                &["a.sv".into()],
+                "t",
+                "ck",
+                150.0,
+                "o",
+                implement,
+            )
+            .unwrap()
+        };
+        let zcu = zcu_tcl(Implement::Bitstream);
         assert!(zcu.contains("synth_design -top t -part xczu9eg-ffvb1156-2-e\n"));
         assert!(zcu.contains("create_clock -period 6.667 -name ck [get_ports ck]"));
         // a block: the same steps, out of context, without the bitstream
-        let ooc = vivado_tcl(
-            ZCU102_PART,
-            &["a.sv".into()],
-            "t",
-            "ck",
-            150.0,
-            "o",
-            Implement::OutOfContext,
-        )
-        .unwrap();
+        let ooc = zcu_tcl(Implement::OutOfContext);
         assert!(
             ooc.contains("synth_design -top t -part xczu9eg-ffvb1156-2-e -mode out_of_context\n")
         );
