@@ -173,24 +173,16 @@ fn zynq(
         ));
     }
     let pes = u64::from(hw.rows) * u64::from(hw.cols);
-    let packings: Vec<Value> = accel
-        .params
-        .packings
-        .iter()
-        .map(|m| {
-            json!({
-                "packing": m.describe(),
-                "products_per_dsp": u32::from(m.kp) * u32::from(m.np),
-            })
-        })
-        .collect();
-    let most = accel
-        .params
-        .packings
-        .iter()
-        .map(|m| u32::from(m.kp) * u32::from(m.np))
-        .max()
-        .unwrap_or(1);
+    let built = &accel.params.packings;
+    let products = |m: &qweave_hw::pe::PeMode| u32::from(m.kp) * u32::from(m.np);
+    let most = built.iter().map(products).max().unwrap_or(1);
+    // the array's PEs alone against the part (its column adder trees, memories and control
+    // come on top)
+    let over = chip.over(|r| match r {
+        "LUT" => pes * pe.luts,
+        "DSP48E2" => pes * pe.dsp48e2,
+        _ => 0,
+    });
     let command = "vivado -mode batch -source build.tcl";
     let manifest = json!({
         "flow": "Vivado (not run here), yosys synth_xilinx -family xcup of the PE",
@@ -207,14 +199,16 @@ fn zynq(
             "ffs": pe.ffs,
             "carry": pe.get("CARRY4") + pe.carry8,
         },
-        "array": { "pes": pes, "dsp48e2": pes * pe.dsp48e2, "luts": pes * pe.luts },
-        "packings": packings,
-    });
-    // the array alone against the part: what the PE count says, before the rest of the design
-    let over = chip.over(|r| match r {
-        "LUT" => pes * pe.luts,
-        "DSP48E2" => pes * pe.dsp48e2,
-        _ => 0,
+        "array": {
+            "pes": pes,
+            "dsp48e2": pes * pe.dsp48e2,
+            "luts": pes * pe.luts,
+            "over": over.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        },
+        "packings": built.iter().map(|m| json!({
+            "packing": m.describe(),
+            "products_per_dsp": products(m),
+        })).collect::<Vec<_>>(),
     });
     let mut report = format!("## FPGA build ({}, {part})\n\n", chip.name);
     let _ = writeln!(
@@ -229,8 +223,9 @@ fn zynq(
     let _ = writeln!(
         report,
         "yosys `synth_xilinx -family xcup` maps the PE to {} DSP48E2, {} LUTs and {} \
-         flip-flops, so the {}x{} array takes {} DSP48E2 and {} LUTs. Products per DSP48E2 \
-         in each packing the PE is built with:\n",
+         flip-flops, so the {}x{} array's PEs take {} DSP48E2 and {} LUTs (its column adder \
+         trees, memories and control come on top). Products per DSP48E2 in each packing the \
+         PE is built with:\n",
         pe.dsp48e2,
         pe.luts,
         pe.ffs,
@@ -248,15 +243,10 @@ fn zynq(
         );
     }
     let _ = writeln!(report, "| packing | products per DSP48E2 |\n|---|---|");
-    for m in &accel.params.packings {
-        let _ = writeln!(
-            report,
-            "| {} | {} |",
-            m.describe(),
-            u32::from(m.kp) * u32::from(m.np)
-        );
+    for m in built {
+        let _ = writeln!(report, "| {} | {} |", m.describe(), products(m));
     }
-    let lines = vec![format!(
+    let mut lines = vec![format!(
         "yosys: the PE is {} DSP48E2 and {} LUTs ({} DSP48E2 in the {}x{} array, up to \
          {most} products each)",
         pe.dsp48e2,
@@ -265,14 +255,11 @@ fn zynq(
         hw.rows,
         hw.cols
     )];
-    let mut lines = lines;
     lines.extend(
         over.iter().map(|o| {
             format!("warning: by yosys' count of the PE, the array alone does not fit: {o}")
         }),
     );
-    let mut manifest = manifest;
-    manifest["array"]["over"] = json!(over.iter().map(ToString::to_string).collect::<Vec<_>>());
     Ok(Flow {
         manifest,
         fmax_mhz: None,
