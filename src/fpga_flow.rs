@@ -32,25 +32,25 @@ pub fn run(
     match target {
         Target::Sim => Ok(None),
         Target::Ice40up5k => {
+            // the serial accelerator in its board shell, on the iCEBreaker's pins
+            let (top, pcf) = if accel.params.serial {
+                ("board", Some(qweave_backends::rtl::board::PCF.to_string()))
+            } else {
+                ("main", None)
+            };
             let flow = Ice40Flow {
                 sources: vec![dir.join("accel.sv")],
-                top: "main".into(),
-                pcf: None,
+                top: top.into(),
+                pcf,
                 clock_mhz: f64::from(hw.clock_mhz),
                 out_dir: dir.join("ice40"),
                 quiet: false,
             };
             let build = flow.run().map_err(|e| {
-                let mut text = e.to_string();
-                let pins = matches!(&e, qweave_fpga::Error::DoesNotFit { over, .. }
-                    if over.iter().any(|o| o.resource.contains("SB_IO")));
-                if pins {
-                    text += "\n(the design's ports are its program and DRAM buses; a board \
-                             shell that keeps them on chip behind a few pins is not generated \
-                             yet)";
-                }
-                text + "\n(--no-fpga-tools writes the program and the design without running \
-                        the FPGA tools)"
+                format!(
+                    "{e}\n(--no-fpga-tools writes the program and the design without running \
+                     the FPGA tools)"
+                )
             })?;
             Ok(Some(ice40(&build, dir, cycles)))
         }

@@ -27,9 +27,13 @@ const POST_LUTS: u64 = 2488;
 /// load's are: LUTs in front of its flip-flops, sharing their cells).
 const CONTROL_LUTS: u64 = 580;
 /// Logic cells beyond the units' LUTs: nextpnr-ice40 (`--pack-only`, the flattened design)
-/// packs 7352 cells, the flip-flops it cannot pair with a LUT among them (the held
-/// instruction's 547 bits most of all), less what flattening saves.
-const REGISTER_CELLS: u64 = 926;
+/// packs `main` into 7386 cells, the flip-flops it cannot pair with a LUT among them (the
+/// held instruction's 512 bits most of all), less what flattening saves.
+const REGISTER_CELLS: u64 = 960;
+/// Logic cells of the board shell around `main` (`qw_board`: the UART, the command
+/// sequencer, the SPRAM's port and the merge of partial writes): the board's 8030 packed
+/// cells less `main`'s 7386.
+const BOARD_CELLS: u64 = 644;
 
 /// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
 /// per row and the two of the post-processing unit's product, which also computes its setup
@@ -66,8 +70,9 @@ pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
             bram: blocks(u64::from(c.post.param_entries), 32)
                 + blocks(u64::from(c.post.lut_entries), 32),
         },
-        // the transfer engine's FIFOs: 64 beats and 256 value descriptors
-        control: lut(TRANSFER_LUTS + CONTROL_LUTS + REGISTER_CELLS)
+        // the transfer engine's FIFOs: 64 beats and 256 value descriptors (DRAM and the
+        // program are the board's SPRAM, not block RAM)
+        control: lut(TRANSFER_LUTS + CONTROL_LUTS + REGISTER_CELLS + BOARD_CELLS)
             + Resources {
                 bram: blocks(64, 32) + blocks(256, 8),
                 ..Resources::default()
@@ -95,6 +100,17 @@ pub const GEMM_EMPTY: u64 = 9;
 /// Cycles of a post-processing instruction besides its elements: taking it, three setup
 /// products, and finishing.
 pub const POST_SETUP: u64 = 5;
+
+/// Cycles to fetch an instruction before it starts: its sixteen 32-bit beats over the program
+/// port, which the fetch asks for once the instruction before has finished (`qw_fetch_one`).
+pub const FETCH: u64 = 16;
+
+/// Cycles between the instruction before `op` finishing and `op` starting, besides the
+/// controller's [`crate::cycles::QUEUE_GAP`]: its fetch, and for a `store` a cycle to move
+/// its fields where a `load` has them.
+pub fn fetch(op: &Op) -> u64 {
+    FETCH + u64::from(matches!(op, Op::Store(_)))
+}
 
 /// The cost of `op` on the serial datapath `c`.
 pub fn cost(c: &HwConfig, op: &Op) -> Cost {

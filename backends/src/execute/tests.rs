@@ -164,9 +164,11 @@ graph @g(%x: tensor<1x4xi8>) -> (tensor<1x4xi8>) {
 
 /// A layer far larger than the small target's buffers: the tiles split filters, input
 /// channels and output rows, and the residual add and pooling after it split planes and rows.
+/// (Small enough an image that DRAM and the program fit the board's SPRAM.)
 #[test]
 fn large_layers_split_into_every_kind_of_tile() {
-    let (c, m, h) = (48usize, 40usize, 20usize);
+    let (c, m, h) = (48usize, 40usize, 8usize);
+    let p = h / 2;
     let list = |n: usize, f: &dyn Fn(usize) -> i64| {
         (0..n)
             .map(|i| f(i).to_string())
@@ -181,14 +183,14 @@ fn large_layers_split_into_every_kind_of_tile() {
 !x = quant<u8, scale = 0.1, zp = 7>
 !w = quant<i4, scale = 0.1>
 !y = quant<i8, scale = 0.1, zp = -3>
-graph @big(%x: tensor<1x{c}x{h}x{h}x!x>) -> (tensor<1x{m}x10x10x!y>) {{
+graph @big(%x: tensor<1x{c}x{h}x{h}x!x>) -> (tensor<1x{m}x{p}x{p}x!y>) {{
   %w = const dense<[{weights}]> : tensor<{m}x{c}x3x3x!w>
   %b = const dense<[{bias}]> : tensor<{m}xi32>
   %a = q.conv %x, %w, %b {{strides = [1, 1], pads = [1, 1, 1, 1], dilations = [1, 1], acc = i24}} : tensor<1x{m}x{h}x{h}xi24> loc("conv")
   %r = q.requantize %a {{multiplier = [{mults}], shift = [12], rounding = half_up, out = !y}} : tensor<1x{m}x{h}x{h}x!y> loc("conv")
   %s = q.add %r, %r {{out = i9}} : tensor<1x{m}x{h}x{h}xi9> loc("double")
   %q = q.requantize %s {{multiplier = [1], shift = [1], rounding = floor, out = !y}} : tensor<1x{m}x{h}x{h}x!y> loc("double")
-  %p = q.max_pool %q {{kernel = [3, 3], strides = [2, 2], pads = [1, 1, 0, 0], dilations = [1, 1]}} : tensor<1x{m}x10x10x!y> loc("pool")
+  %p = q.max_pool %q {{kernel = [3, 3], strides = [2, 2], pads = [1, 1, 0, 0], dilations = [1, 1]}} : tensor<1x{m}x{p}x{p}x!y> loc("pool")
   return %p
 }}
 "#
@@ -228,5 +230,28 @@ graph @wide(%x: tensor<1x4x128x128x!x>) -> (tensor<1x4x128x128xi9>) {
         e.contains("bytes of DRAM, but the serial datapath addresses 131072 (the UP5K's SPRAM)"),
         "{e}"
     );
+    assert!(compile(&g, &Target::Sim.preset()).is_ok());
+}
+
+/// The board shell keeps the program above DRAM in the same 128 KiB: a model whose DRAM fits
+/// but not with its program beside it does not compile for the serial datapath either.
+#[test]
+fn a_program_that_does_not_fit_beside_dram_on_the_board_is_refused() {
+    let src = r#"
+!x = quant<u8, scale = 0.1, zp = 7>
+graph @wide(%x: tensor<1x4x100x100x!x>) -> (tensor<1x4x100x100xi9>) {
+  %s = q.add %x, %x {out = i9} : tensor<1x4x100x100xi9> loc("double")
+  return %s
+}
+"#;
+    let g = graph(src);
+    let e = compile(&g, &Target::Ice40up5k.preset())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("need") && e.contains("bytes of the board's 131072-byte SPRAM"),
+        "{e}"
+    );
+    assert!(e.contains("instructions of 64 bytes)"), "{e}");
     assert!(compile(&g, &Target::Sim.preset()).is_ok());
 }

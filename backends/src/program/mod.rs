@@ -426,9 +426,19 @@ pub fn compile_with(
     let outputs = io(&plan.outputs)?;
     let mut shapes = std::mem::take(&mut e.shapes);
     shapes.resize(layers.len(), None);
+    let program = e.s.finish();
+    if hw.serial {
+        // the board shell holds the program above DRAM in the same SPRAM
+        crate::rtl::board::check_memory(e.dram.size() as usize, program.len()).map_err(|m| {
+            graph_err(format!(
+                "{m}; the serial datapath's board runs it from there, so a smaller model or \
+                 input is the way out"
+            ))
+        })?;
+    }
     Ok(Compiled {
         shapes,
-        program: e.s.finish(),
+        program,
         dram: e.dram,
         layers,
         inputs,

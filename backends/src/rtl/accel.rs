@@ -58,7 +58,8 @@ const QUEUE_DEPTH: u32 = 16;
 pub struct Accel {
     /// The Calyx program.
     pub futil: String,
-    /// The whole design as SystemVerilog, top module `main`.
+    /// The whole design as SystemVerilog, top module `main` (on the serial datapath, also the
+    /// board shell's top module `board` around it: `board.rs`).
     pub sv: String,
     /// The datapath's sizes, as `qw_core` takes them.
     pub params: Params,
@@ -308,7 +309,11 @@ pub fn compile_calyx(futil: &str, externs: &str) -> Result<String, String> {
 pub fn generate(hw: &HwConfig) -> Result<Accel, String> {
     let params = Params::of(hw)?;
     let futil = futil(&params);
-    let body = compile_calyx(&futil, &primitives(&params)?)?;
+    let mut body = compile_calyx(&futil, &primitives(&params)?)?;
+    if params.serial {
+        body += "// ---- the board shell (top module `board`) ----\n";
+        body += &super::board::shell(hw)?;
+    }
     let sv = format!(
         "// accel.sv: the accelerator qweave generated for target {} ({}x{} array), compiled \
          from accel.futil.\n\

@@ -55,8 +55,10 @@ impl Engine {
             "-Wall".to_string(),
             "-CFLAGS".to_string(),
             format!(
-                "-DQW_BUS={} -DQW_LATENCY={DRAM_READ_LATENCY}{}",
+                "-DQW_BUS={} -DQW_LATENCY={DRAM_READ_LATENCY} -DQW_PROGRAM_BEAT={}{}{}",
                 hw.dram_bus_bits,
+                if hw.serial { 4 } else { 64 },
+                if hw.serial { " -DQW_WREADY" } else { "" },
                 if trace { " -DQW_TRACE" } else { "" }
             ),
         ];

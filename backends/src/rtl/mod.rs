@@ -2,5 +2,6 @@
 //! configuration, each tested in Verilator against the Rust model it implements.
 
 pub mod accel;
+pub mod board;
 pub mod engine;
 pub mod packed_mac;

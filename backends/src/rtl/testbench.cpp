@@ -7,7 +7,10 @@
 //   vcd FILE       (models built with tracing) write a waveform
 //   run
 // DRAM answers a read beat QW_LATENCY cycles after its request, in order, and acknowledges a
-// write QW_LATENCY cycles after it; the program port answers the next cycle. Prints
+// write QW_LATENCY cycles after it (and takes every write at once: `m_wready`, on designs that
+// have it, QW_WREADY, stays high); the program port answers the next cycle with beat
+// `i_addr` of the program, QW_PROGRAM_BEAT bytes (a whole instruction, or 4 bytes on the
+// serial datapath). Prints
 // `cycles N` when the accelerator raises `done`, and before it, for every instruction a queue
 // ran, `q QUEUE START END` (the cycles its queue raised go and saw done; queues 0 load,
 // 1 compute, 2 store).
@@ -31,6 +34,9 @@
 #endif
 #ifndef QW_LATENCY
 #error "QW_LATENCY (DRAM read latency in cycles) must be defined"
+#endif
+#ifndef QW_PROGRAM_BEAT
+#error "QW_PROGRAM_BEAT (bytes of a program port beat) must be defined"
 #endif
 
 static const int BUS_BYTES = QW_BUS / 8;
@@ -92,7 +98,7 @@ int main(int argc, char** argv) {
   }
   std::vector<uint8_t> program = slurp(program_path);
   std::vector<uint8_t> dram = slurp(dram_path);
-  const size_t words = program.size() / 64;
+  const size_t beats = program.size() / QW_PROGRAM_BEAT;
 
   Vmain* top = new Vmain;
 #ifdef QW_TRACE
@@ -128,6 +134,9 @@ int main(int argc, char** argv) {
   top->i_valid = 0;
   top->m_rvalid = 0;
   top->m_wack = 0;
+#ifdef QW_WREADY
+  top->m_wready = 1;
+#endif
 
   std::deque<std::pair<uint64_t, uint32_t>> reads;  // (due cycle, beat)
   std::deque<uint64_t> acks;                        // due cycles
@@ -175,9 +184,10 @@ int main(int argc, char** argv) {
     // what the ports answer in the next cycle
     top->i_valid = ireq;
     if (ireq) {
-      uint8_t word[64] = {0};
-      if (iaddr < words) std::memcpy(word, &program[size_t(iaddr) * 64], 64);
-      put_bytes(top->i_data, word, 64);
+      uint8_t beat[QW_PROGRAM_BEAT] = {0};
+      if (iaddr < beats)
+        std::memcpy(beat, &program[size_t(iaddr) * QW_PROGRAM_BEAT], QW_PROGRAM_BEAT);
+      put_bytes(top->i_data, beat, QW_PROGRAM_BEAT);
     }
     top->m_rvalid = 0;
     if (!reads.empty() && reads.front().first <= cycle) {

@@ -164,6 +164,14 @@ impl Ice40Flow {
         )?;
         let cells =
             Ice40Cells::from_counts(read_cell_counts(&dir.join("synth_stat.json"), &self.top)?);
+        // the pins, for packing (a PLL's input must be on its pin) and place and route
+        let pins: Vec<OsString> = if let Some(pcf) = &self.pcf {
+            let path = dir.join("accel.pcf");
+            std::fs::write(&path, pcf).map_err(|source| Error::Io { path, source })?;
+            ["--pcf", "accel.pcf"].map(OsString::from).into()
+        } else {
+            vec!["--pcf-allow-unconstrained".into()]
+        };
         // the fit, as nextpnr packs the design: flip-flops that share no LUT take logic cells
         // of their own, and every port takes a pin (yosys' counts, when packing does not say)
         let packing = Step {
@@ -180,7 +188,9 @@ impl Ice40Flow {
                 "pack_report.json",
             ]
             .map(OsString::from)
-            .into(),
+            .into_iter()
+            .chain(pins.iter().cloned())
+            .collect(),
             dir: &dir,
             log: dir.join("pack_check.log"),
             quiet: self.quiet,
@@ -215,13 +225,7 @@ impl Ice40Flow {
         .map(OsString::from)
         .into();
         args.push(self.clock_mhz.to_string().into());
-        if let Some(pcf) = &self.pcf {
-            let path = dir.join("accel.pcf");
-            std::fs::write(&path, pcf).map_err(|source| Error::Io { path, source })?;
-            args.extend(["--pcf", "accel.pcf"].map(OsString::from));
-        } else {
-            args.push("--pcf-allow-unconstrained".into());
-        }
+        args.extend(pins);
         let place_and_route = Step {
             name: "place and route",
             program: "nextpnr-ice40",

@@ -100,8 +100,9 @@ pub(crate) fn run(hw: &HwConfig, program: &[Instr], mut m: Machine<'_>) -> Resul
                 start = start.max(dram_free);
             }
             if hw.serial {
-                // program order: the next instruction's tokens must be there already
-                start = start.max(serial_free);
+                // program order: the next instruction's tokens must be there already; it is
+                // fetched once the one before has finished
+                start = start.max(serial_free + qweave_hw::serial::fetch(&i.op));
                 if best.is_none_or(|(_, bk, _)| k < bk) {
                     best = Some((start, k, q));
                     serial_waits = !ready;

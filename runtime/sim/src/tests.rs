@@ -409,8 +409,8 @@ end @0"
 }
 
 /// The serial datapath runs program order: a token must come from an earlier instruction,
-/// its post-processing carries 32-bit immediates, and instructions follow one another 2
-/// cycles apart at its own costs.
+/// its post-processing carries 32-bit immediates, and instructions follow one another 18
+/// cycles apart (the controller's 2 and the fetch's 16) at its own costs.
 #[test]
 fn the_serial_datapath_runs_program_order_within_its_limits() {
     let hw = Target::Ice40up5k.preset();
@@ -435,9 +435,10 @@ sync @0 queue=compute pop=prev
 end @0
 ");
     let run = time(&hw, &early).unwrap();
-    // three 1-cycle instructions, 2 cycles apart
-    assert_eq!(run.times, vec![(0, 1), (3, 4), (6, 7)]);
-    assert_eq!(run.cycles, 7);
+    // three 1-cycle instructions, each fetched (16 cycles) after the one before and the
+    // controller's 2
+    assert_eq!(run.times, vec![(16, 17), (35, 36), (54, 55)]);
+    assert_eq!(run.cycles, 55);
     // a clamp bound beyond 32 bits
     let wide = asm("
 clamp @0 acc=0 z=1 y=1 x=1 lo=-4294967296 hi=5

@@ -1,11 +1,13 @@
 // qw_fetch_one: instruction fetch for the serial controller: one instruction held at a time
-// (the serial datapath reads its fields while it runs), the next one asked for from the program
-// port in the cycle the held one is taken and there the cycle after; nothing past `end`.
+// (the serial datapath reads its fields while it runs). The program port is 32 bits wide, as
+// the board's memory is: when the held instruction is taken, the next one's sixteen beats are
+// asked for on consecutive cycles (beat b of instruction p at word 16 p + b) and written in
+// place as they come back, in order; nothing past `end`.
 // A `store` is held with its fields where a `load` has them (docs/isa.md), so that the
 // transfer engine reads one layout: format, bits, SRAM address, DRAM byte and bit, the three
-// counts and strides; its padding reads 0 and its buffer the accumulators. (The selection
-// sits in front of held bits that a load uses too, where it shares their logic cells: 101
-// cells fewer than selecting in the transfer engine.)
+// counts and strides; its padding reads 0 and its buffer the accumulators. That rewrite takes
+// a cycle after the last beat. (The selection sits in front of held bits that a load uses
+// too, where it shares their logic cells.)
 module qw_fetch_one (
     input  logic         clk,
     input  logic         reset,
@@ -15,7 +17,7 @@ module qw_fetch_one (
     output logic         i_req,
     output logic [31:0]  i_addr,
     input  logic         i_valid,
-    input  logic [511:0] i_data
+    input  logic [31:0]  i_data
 );
   // a store's fields at a load's places (the bytes of docs/isa.md)
   function automatic logic [511:0] as_load(input logic [511:0] st);
@@ -34,27 +36,45 @@ module qw_fetch_one (
     as_load[8*29 +: 32] = st[8*24 +: 32];
     as_load[8*33 +: 32] = st[8*28 +: 32];
   endfunction
-  logic waiting, stop;
-  logic [31:0] pc;
-  assign i_req = !reset && !stop && !waiting && (!valid || next);
-  assign i_addr = pc;
+  logic fetching, stop, remap;
+  logic [4:0] asked, got;        // beats asked for and received
+  logic [27:0] pc;               // the instruction being fetched
+  assign i_req = fetching && !asked[4];
+  assign i_addr = {pc, asked[3:0]};
+  wire start = !reset && !stop && !fetching && !remap && (!valid || next);
   always_ff @(posedge clk) begin
     if (reset) begin
       valid <= 0;
-      waiting <= 0;
+      fetching <= 0;
+      remap <= 0;
       pc <= 0;
       stop <= 0;
     end else begin
+      remap <= 0;
       if (next && valid) valid <= 0;
-      if (i_req) begin
-        pc <= pc + 32'd1;
-        waiting <= 1;
+      if (start) begin
+        fetching <= 1;
+        asked <= 0;
+        got <= 0;
       end
-      if (i_valid && waiting) begin
-        insn <= i_data[7:0] == 8'd10 ? as_load(i_data) : i_data;
+      if (i_req) asked <= asked + 5'd1;
+      // (a beat's 32 flip-flops enabled together: no multiplexer in front of them)
+      for (int k = 0; k < 16; k++)
+        if (fetching && i_valid && got[3:0] == 4'(k)) insn[32*k +: 32] <= i_data;
+      if (fetching && i_valid) begin
+        got <= got + 5'd1;
+        if (got == 5'd15) begin
+          fetching <= 0;
+          pc <= pc + 28'd1;
+          // (the opcode came in the first beat)
+          if (insn[7:0] == 8'd10) remap <= 1;
+          else valid <= 1;
+          if (insn[7:0] == 8'd11) stop <= 1;
+        end
+      end
+      if (remap) begin
+        insn <= as_load(insn);
         valid <= 1;
-        waiting <= 0;
-        if (i_data[7:0] == 8'd11) stop <= 1;
       end
     end
   end

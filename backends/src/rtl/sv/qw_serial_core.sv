@@ -29,6 +29,7 @@ module qw_serial_core #(
     output logic [31:0]  m_waddr,
     output logic [31:0]  m_wdata,
     output logic [31:0]  m_wmask,
+    input  logic         m_wready,
     input  logic         m_wack,
     // the instruction's queues' go and done, for the testbench's per-instruction timing
     output logic [2:0]   t_go,
@@ -80,7 +81,8 @@ module qw_serial_core #(
       .clk, .reset, .go(x_go), .insn, .done(x_done),
       .w_en(x_wen), .w_buf(x_wbuf), .w_addr(x_waddr), .w_val(x_wval),
       .r_addr(x_raddr), .r_val(acc_rd),
-      .m_rreq, .m_raddr, .m_rvalid, .m_rdata, .m_wreq, .m_waddr, .m_wdata, .m_wmask, .m_wack);
+      .m_rreq, .m_raddr, .m_rvalid, .m_rdata, .m_wreq, .m_waddr, .m_wdata, .m_wmask, .m_wready,
+      .m_wack);
 
   logic [ROWS*LI-1:0] inp_ra;
   logic [ROWS*8-1:0] inp_rd;

@@ -37,7 +37,9 @@ module qw_serial_xfer #(
     // a store's reads: accumulator r_addr, its value in r_val the next cycle
     output logic [15:0]         r_addr,
     input  logic [ACC_BITS-1:0] r_val,
-    // DRAM, in beats of 32 bits: reads answered in order, writes acknowledged
+    // DRAM, in beats of 32 bits: reads answered in order; a write is taken in a cycle with
+    // m_wready (the board's memory holds one back while it reads a word to merge into) and
+    // acknowledged
     output logic                m_rreq,
     output logic [31:0]         m_raddr,
     input  logic                m_rvalid,
@@ -46,6 +48,7 @@ module qw_serial_xfer #(
     output logic [31:0]         m_waddr,
     output logic [31:0]         m_wdata,
     output logic [31:0]         m_wmask,
+    input  logic                m_wready,
     input  logic                m_wack
 );
   localparam int A = 20;      // bits of a DRAM bit address
@@ -218,7 +221,7 @@ module qw_serial_xfer #(
   assign m_wdata = rotl(s_val, s_bit);
   assign m_wmask = s_high ? s_ones & ~from_bit : s_ones & from_bit;
   // the value is written this cycle (a two-beat value's high beat)
-  wire s_written = storing && s_have && (!s_two || s_high);
+  wire s_written = storing && s_have && m_wready && (!s_two || s_high);
   assign w_step = storing ? (!s_have || s_written) : q_next;
   wire s_read = storing && w_on && w_step;
   // a value still being written is read again, so that r_val keeps it
@@ -289,8 +292,8 @@ module qw_serial_xfer #(
         s_two <= two;
         s_high <= 0;
       end else if (s_written) s_have <= 0;
-      if (storing && s_have && s_two && !s_high) s_high <= 1;
-      unacked <= unacked + {7'd0, m_wreq} - {7'd0, m_wack};
+      if (storing && s_have && m_wready && s_two && !s_high) s_high <= 1;
+      unacked <= unacked + {7'd0, m_wreq && m_wready} - {7'd0, m_wack};
       if (is_load ? load_end : store_end) begin
         running <= 0;
         busy <= 0;

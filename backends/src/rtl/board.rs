@@ -1,0 +1,313 @@
+//! The board shell for the serial accelerator on an iCE40 UP5K board (the iCEBreaker's pins):
+//! the `board` top module (the PLL to the configuration's clock, `qw_board` with its UART and
+//! the 128 KiB SPRAM holding DRAM and program), its pin constraints, the host's side of the
+//! UART protocol (`qw_board.sv` and `docs/hw.md`, "The board shell"), and the board engine:
+//! the whole shell in Verilator with a host on its UART line.
+
+use qweave_hw::HwConfig;
+use qweave_hw::isa::Instr;
+use std::path::{Path, PathBuf};
+
+/// The UART's bit rate (the iCEBreaker's FTDI FT2232H reaches it).
+pub const BAUD: u32 = 1_000_000;
+
+/// The board's oscillator, in MHz (the iCEBreaker's 12 MHz, pin 35).
+pub const BOARD_MHZ: u32 = 12;
+
+/// The board's memory, in bytes: DRAM from byte 0, the program above it.
+pub const MEMORY_BYTES: usize = 1 << 17;
+
+/// The shell's primitives, in the order `accel.sv` holds them.
+pub const PRIMITIVES: [(&str, &str); 4] = [
+    ("qw_uart_rx.sv", include_str!("sv/qw_uart_rx.sv")),
+    ("qw_uart_tx.sv", include_str!("sv/qw_uart_tx.sv")),
+    ("qw_spram.sv", include_str!("sv/qw_spram.sv")),
+    ("qw_board.sv", include_str!("sv/qw_board.sv")),
+];
+
+/// The pins of the iCEBreaker (v1.0) the shell uses, for nextpnr-ice40 (`--pcf`).
+pub const PCF: &str = "\
+# qweave's board shell on the iCEBreaker (iCE40UP5K-SG48): the 12 MHz oscillator, the
+# FT2232H's UART (the host's TX to the FPGA's RX) and the green LED, lit while it runs
+set_io -nowarn clk_12mhz 35
+set_io -nowarn rx 6
+set_io -nowarn tx 9
+set_io -nowarn led_n 37
+";
+
+/// The SB_PLL40 settings (DIVR, DIVF, DIVQ, FILTER_RANGE) that make `mhz` from the board's
+/// oscillator exactly, with the phase detector and the VCO within the iCE40's ranges
+/// (10-133 MHz and 533-1066 MHz), or `None`.
+pub fn pll(mhz: u32) -> Option<(u32, u32, u32, u32)> {
+    let fin = u64::from(BOARD_MHZ);
+    for divr in 0..16u64 {
+        // (in kHz, so that the ranges compare exactly)
+        let pfd_khz = fin * 1000 / (divr + 1);
+        if fin * 1000 % (divr + 1) != 0 || !(10_000..=133_000).contains(&pfd_khz) {
+            continue;
+        }
+        for divq in 1..7u64 {
+            for divf in 0..128u64 {
+                let vco_khz = pfd_khz * (divf + 1);
+                if (533_000..=1_066_000).contains(&vco_khz)
+                    && vco_khz == (u64::from(mhz) * 1000) << divq
+                {
+                    // (the loop filter by the phase detector's frequency, as icepll picks it)
+                    let filter = [17_000, 26_000, 44_000, 66_000, 101_000]
+                        .iter()
+                        .take_while(|&&top| pfd_khz >= top)
+                        .count() as u32
+                        + 1;
+                    return Some((divr as u32, divf as u32, divq as u32, filter));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Clock cycles per UART bit at the configuration's clock.
+pub fn divisor(hw: &HwConfig) -> Result<u32, String> {
+    let hz = u64::from(hw.clock_mhz) * 1_000_000;
+    if hz % u64::from(BAUD) != 0 || hz / u64::from(BAUD) < 4 || hz / u64::from(BAUD) > 63 {
+        return Err(format!(
+            "the board shell's UART runs at {BAUD} baud, which a {} MHz clock does not divide \
+             into 4 to 63 cycles a bit; choose a clock that is a multiple of 4 MHz up to 63 MHz",
+            hw.clock_mhz
+        ));
+    }
+    Ok((hz / u64::from(BAUD)) as u32)
+}
+
+/// The `board` top module for `hw`: the clock (the oscillator itself at 12 MHz, else a PLL
+/// under SYNTHESIS; simulation clocks the design from the oscillator's pin) and the shell.
+pub fn top(hw: &HwConfig) -> Result<String, String> {
+    let div = divisor(hw)?;
+    let clock = if hw.clock_mhz == BOARD_MHZ {
+        "  assign clk = clk_12mhz;\n  assign locked = 1;\n".to_string()
+    } else {
+        let (r, f, q, filter) = pll(hw.clock_mhz).ok_or_else(|| {
+            format!(
+                "the iCE40's PLL cannot make {} MHz from the board's {BOARD_MHZ} MHz exactly",
+                hw.clock_mhz
+            )
+        })?;
+        format!(
+            "`ifdef SYNTHESIS\n\
+             \x20 SB_PLL40_PAD #(.FEEDBACK_PATH(\"SIMPLE\"), .DIVR(4'd{r}), .DIVF(7'd{f}), \
+             .DIVQ(3'd{q}), .FILTER_RANGE(3'd{filter})) pll (\n\
+             \x20     .PACKAGEPIN(clk_12mhz), .PLLOUTCORE(clk), .LOCK(locked), .RESETB(1'b1), \
+             .BYPASS(1'b0));\n\
+             `else\n\
+             \x20 // (simulation: the oscillator's edges are the PLL's)\n\
+             \x20 assign clk = clk_12mhz;\n\
+             \x20 assign locked = 1;\n\
+             `endif\n"
+        )
+    };
+    Ok(format!(
+        "// board: the top module for an iCE40 UP5K board (pins: accel.pcf): the accelerator at \
+         {} MHz behind the board shell, its UART at {BAUD} baud.\n\
+         module board (\n\
+         \x20   input  logic clk_12mhz,\n\
+         \x20   input  logic rx,\n\
+         \x20   output logic tx,\n\
+         \x20   output logic led_n\n\
+         );\n\
+         \x20 logic clk, locked;\n{clock}\
+         \x20 qw_board #(.DIV({div}), .CW(6)) shell (.clk, .hold(!locked), .rx, .tx, .led_n);\n\
+         endmodule\n",
+        hw.clock_mhz
+    ))
+}
+
+/// The shell's primitives and the top module for `hw`, as `accel.sv` appends them.
+pub fn shell(hw: &HwConfig) -> Result<String, String> {
+    let mut parts: Vec<String> = PRIMITIVES.iter().map(|(_, t)| t.to_string()).collect();
+    parts.push(top(hw)?);
+    Ok(parts.join("\n"))
+}
+
+/// The word where the program goes above a DRAM of `dram_bytes`: the next whole instruction.
+pub fn program_base(dram_bytes: usize) -> usize {
+    dram_bytes.div_ceil(64) * 16
+}
+
+/// Whether a DRAM of `dram_bytes` and a program of `instructions` fit the board's memory.
+pub fn check_memory(dram_bytes: usize, instructions: usize) -> Result<(), String> {
+    let need = program_base(dram_bytes) * 4 + instructions * 64;
+    if need > MEMORY_BYTES {
+        return Err(format!(
+            "DRAM ({dram_bytes} bytes) and the program ({instructions} instructions of 64 bytes) \
+             need {need} bytes of the board's {MEMORY_BYTES}-byte SPRAM"
+        ));
+    }
+    Ok(())
+}
+
+/// The host's command that writes `bytes` (padded with zeros to whole words) from word `addr`.
+pub fn write_command(addr: usize, bytes: &[u8]) -> Vec<u8> {
+    let words = bytes.len().div_ceil(4);
+    let mut out = vec![b'W'];
+    out.extend_from_slice(&(addr as u32).to_le_bytes()[..3]);
+    out.extend_from_slice(&(words as u32).to_le_bytes()[..3]);
+    out.extend_from_slice(bytes);
+    out.resize(7 + 4 * words, 0);
+    out
+}
+
+/// The host's command that reads `words` words from word `addr`.
+pub fn read_command(addr: usize, words: usize) -> Vec<u8> {
+    let mut out = vec![b'R'];
+    out.extend_from_slice(&(addr as u32).to_le_bytes()[..3]);
+    out.extend_from_slice(&(words as u32).to_le_bytes()[..3]);
+    out
+}
+
+/// The host's command that runs the program at word `base`.
+pub fn run_command(base: usize) -> Vec<u8> {
+    let mut out = vec![b'G'];
+    out.extend_from_slice(&(base as u32).to_le_bytes()[..3]);
+    out
+}
+
+/// The board's reply to a run: the accelerator's cycles.
+pub fn run_reply(reply: &[u8]) -> Result<u64, String> {
+    match reply {
+        [b'D', c @ ..] if c.len() == 4 => {
+            Ok(u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+        }
+        _ => Err(format!(
+            "the board answered a run with {reply:?}, not 'D' and 4 bytes"
+        )),
+    }
+}
+
+const TESTBENCH: &str = include_str!("board_tb.cpp");
+
+/// The board shell in Verilator with a host on its UART.
+pub struct BoardEngine {
+    model: qweave_rtl::Model,
+}
+
+/// What a run over the UART left.
+#[derive(Clone, Debug)]
+pub struct BoardRun {
+    /// DRAM afterwards, as the host read it back.
+    pub dram: Vec<u8>,
+    /// The accelerator's cycles, as the board counted them.
+    pub cycles: u64,
+    /// The cycles simulated in all: loading, running, reading back.
+    pub total_cycles: u64,
+}
+
+impl BoardEngine {
+    /// Builds (or finds in `cache`) the Verilator model of `accel_sv`, the design generated
+    /// for `hw` (with its board shell).
+    pub fn build(hw: &HwConfig, accel_sv: &str, cache: &Path) -> Result<BoardEngine, String> {
+        let verilator = qweave_rtl::Verilator::find()?;
+        let flags = [
+            "-Wall".to_string(),
+            "-CFLAGS".to_string(),
+            format!("-DQW_DIV={}", divisor(hw)?),
+        ];
+        let sources = [("accel.sv", accel_sv.to_string())];
+        let model = verilator.build(cache, "board", &sources, TESTBENCH, &flags)?;
+        Ok(BoardEngine { model })
+    }
+
+    /// Loads `dram` and `program` over the UART, runs it, and reads DRAM back.
+    pub fn run(&self, program: &[Instr], dram: &[u8], max_cycles: u64) -> Result<BoardRun, String> {
+        let bin = qweave_hw::isa::binary::encode(program).map_err(|e| e.to_string())?;
+        check_memory(dram.len(), program.len())?;
+        let base = program_base(dram.len());
+        let scratch = std::env::temp_dir().join(format!(
+            "qweave-board-run-{}-{}",
+            std::process::id(),
+            RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+        let files = Files(scratch);
+        let words = dram.len().div_ceil(4);
+        let steps: [(&str, Vec<u8>, usize); 4] = [
+            ("dram", write_command(0, dram), 1),
+            ("program", write_command(base, &bin[16..]), 1),
+            ("run", run_command(base), 5),
+            ("read", read_command(0, words), 4 * words),
+        ];
+        let mut orders = String::new();
+        for (name, bytes, expect) in &steps {
+            let path: PathBuf = files.0.join(name);
+            std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            orders += &format!("send {} {expect}\n", path.display());
+        }
+        let out = files.0.join("replies");
+        orders += &format!("out {}\nmax_cycles {max_cycles}\nrun\n", out.display());
+        let text = self.model.run(&orders)?;
+        let total_cycles = text
+            .lines()
+            .find_map(|l| l.strip_prefix("cycles "))
+            .and_then(|c| c.trim().parse().ok())
+            .ok_or_else(|| {
+                format!(
+                    "the board did not answer within {max_cycles} cycles ({})",
+                    text.trim()
+                )
+            })?;
+        let replies = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        if replies.len() != 7 + 4 * words || replies[..2] != *b"KK" {
+            return Err(format!(
+                "the board's replies were {} bytes beginning {:?}, not 'K', 'K', a run's 5 \
+                 and {} of DRAM",
+                replies.len(),
+                &replies[..replies.len().min(8)],
+                4 * words
+            ));
+        }
+        let cycles = run_reply(&replies[2..7])?;
+        Ok(BoardRun {
+            dram: replies[7..7 + dram.len()].to_vec(),
+            cycles,
+            total_cycles,
+        })
+    }
+}
+
+static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A run's files, removed when dropped.
+struct Files(PathBuf);
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pll_makes_the_presets_clock_from_the_oscillator() {
+        // icepll -i 12 -o 24: DIVR 0, DIVF 63, DIVQ 5, FILTER_RANGE 1
+        assert_eq!(pll(24), Some((0, 63, 5, 1)));
+        assert_eq!(pll(48), Some((0, 63, 4, 1)));
+        assert_eq!(pll(7), None);
+    }
+
+    #[test]
+    fn commands_are_little_endian_words() {
+        assert_eq!(
+            write_command(0x10203, &[1, 2, 3, 4, 5]),
+            [b'W', 3, 2, 1, 2, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0]
+        );
+        assert_eq!(read_command(5, 258), [b'R', 5, 0, 0, 2, 1, 0]);
+        assert_eq!(run_command(70), [b'G', 70, 0, 0]);
+        assert_eq!(run_reply(b"D\x01\x02\x00\x00"), Ok(513));
+        assert!(run_reply(b"?").is_err());
+        assert_eq!(program_base(6832), 1712);
+        assert!(check_memory(1 << 16, 1024).is_ok());
+        assert!(check_memory(1 << 16, 1025).is_err());
+    }
+}
