@@ -4,6 +4,7 @@
 //! UART protocol (`qw_board.sv` and `docs/hw.md`, "The board shell"), and the board engine:
 //! the whole shell in Verilator with a host on its UART line.
 
+use super::engine::Files;
 use qweave_hw::HwConfig;
 use qweave_hw::isa::Instr;
 use std::path::{Path, PathBuf};
@@ -221,13 +222,7 @@ impl BoardEngine {
         let bin = qweave_hw::isa::binary::encode(program).map_err(|e| e.to_string())?;
         check_memory(dram.len(), program.len())?;
         let base = program_base(dram.len());
-        let scratch = std::env::temp_dir().join(format!(
-            "qweave-board-run-{}-{}",
-            std::process::id(),
-            RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-        let files = Files(scratch);
+        let files = Files::new("qweave-board-run")?;
         let words = dram.len().div_ceil(4);
         let steps: [(&str, Vec<u8>, usize); 4] = [
             ("dram", write_command(0, dram), 1),
@@ -270,17 +265,6 @@ impl BoardEngine {
             cycles,
             total_cycles,
         })
-    }
-}
-
-static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-/// A run's files, removed when dropped.
-struct Files(PathBuf);
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

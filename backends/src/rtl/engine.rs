@@ -87,13 +87,7 @@ impl Engine {
             return Err("this model was built without tracing; build it with trace".into());
         }
         let bin = qweave_hw::isa::binary::encode(program).map_err(|e| e.to_string())?;
-        let scratch = std::env::temp_dir().join(format!(
-            "qweave-rtl-run-{}-{}",
-            std::process::id(),
-            RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-        let files = Files(scratch.clone());
+        let files = Files::new("qweave-rtl-run")?;
         let prog = files.0.join("program.words");
         let image = files.0.join("dram.bin");
         let out = files.0.join("out.bin");
@@ -175,7 +169,20 @@ fn times(program: &[Instr], text: &str) -> Result<Vec<(u64, u64)>, String> {
 static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// A run's files, removed when dropped.
-struct Files(PathBuf);
+pub(crate) struct Files(pub(crate) PathBuf);
+
+impl Files {
+    /// A new directory for one run's files, named `prefix` and unique in the process.
+    pub(crate) fn new(prefix: &str) -> Result<Files, String> {
+        let dir = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(Files(dir))
+    }
+}
 
 impl Drop for Files {
     fn drop(&mut self) {
