@@ -264,6 +264,14 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 pub fn compile_calyx(futil: &str, externs: &str) -> Result<String, String> {
     use calyx_backend::{Backend, VerilogBackend};
     use calyx_utils::OutputFile;
+    // one compilation at a time in the process: the Calyx frontend records source positions
+    // in a global table (calyx_utils::GlobalPositionTable) that it hands to every thread
+    // mutably, so two at once race on it (a test run that generated designs on several
+    // threads died of a double free)
+    static CALYX: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = CALYX
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let scratch = Scratch::new()?;
     let lib = scratch.0.join("lib");
     for (_, files) in calyx_stdlib::KNOWN_LIBS {
