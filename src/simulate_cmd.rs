@@ -1,5 +1,6 @@
-//! `qweave simulate`: runs a compiled program from host tensors on the ISA simulator or on
-//! the generated accelerator in Verilator (the RTL engine).
+//! `qweave simulate`: runs a compiled program from host tensors on the ISA simulator, on
+//! the generated accelerator in Verilator (the RTL engine), or, for the iCE40, on the
+//! bitstream's whole design, the board shell with a host on its UART (the board engine).
 
 use crate::{CmdResult, data_set, qir_file, run_cmd};
 use clap::Args;
@@ -27,6 +28,9 @@ pub enum Engine {
     Isa,
     /// The generated accelerator in Verilator: exact values, the hardware's cycles.
     Rtl,
+    /// ice40up5k: the bitstream's design (the accelerator in its board shell) in Verilator,
+    /// the program and data loaded, run and read back over its UART at the board's bit rate.
+    Board,
 }
 
 #[derive(Args)]
@@ -80,6 +84,42 @@ fn rtl_engine(
     let spinner = progress(None, "{spinner} building the Verilator model [{elapsed}]");
     let engine = qweave_backends::rtl::engine::Engine::from_design(hw, accel, &rtl_cache(), trace)
         .map_err(|e| vec![format!("{}: the RTL engine: {e}", dir.display())]);
+    spinner.finish_and_clear();
+    engine
+}
+
+/// The board engine for the bundle in `dir` (an `ice40up5k` bundle's `accel.sv`, whose top
+/// module `board` the bitstream is built from).
+fn board_engine(
+    dir: &Path,
+    hw: &HwConfig,
+) -> Result<qweave_backends::rtl::board::BoardEngine, Vec<String>> {
+    if !hw.serial {
+        return Err(vec![format!(
+            "{}: --engine board runs the iCE40's board shell, which a {} bundle does not have; \
+             use --engine rtl",
+            dir.display(),
+            hw.target
+        )]);
+    }
+    // (the same check as the RTL engine's: accel.sv is this qweave's design)
+    let accel = qweave_backends::rtl::accel::generate(hw)
+        .map_err(|e| vec![format!("{}: the board engine: {e}", dir.display())])?;
+    if read(dir, "accel.sv")? != accel.sv.as_bytes() {
+        return Err(vec![format!(
+            "{}: accel.sv is not what this qweave generates for the bundle's hardware; compile \
+             the model again",
+            dir.display()
+        )]);
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "the board's Verilator model from accel.sv (top module `board`, cached in {})",
+        rtl_cache().display()
+    );
+    let spinner = progress(None, "{spinner} building the Verilator model [{elapsed}]");
+    let engine = qweave_backends::rtl::board::BoardEngine::build(hw, &accel.sv, &rtl_cache())
+        .map_err(|e| vec![format!("{}: the board engine: {e}", dir.display())]);
     spinner.finish_and_clear();
     engine
 }
@@ -158,8 +198,12 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
     }
     let data = data_set::load(&graph, &args.inputs)?;
     let rtl = match args.engine {
-        Engine::Isa => None,
         Engine::Rtl => Some(rtl_engine(dir, &hw, args.vcd.is_some())?),
+        _ => None,
+    };
+    let board = match args.engine {
+        Engine::Board => Some(board_engine(dir, &hw)?),
+        _ => None,
     };
     let start = Instant::now();
     let bar = progress(
@@ -171,10 +215,15 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
             Engine::Isa => {
                 "{spinner} ISA simulation {bar:30} {pos}/{len} items [{elapsed}, eta {eta}]"
             }
+            Engine::Board => {
+                "{spinner} board simulation {bar:30} {pos}/{len} items [{elapsed}, eta {eta}]"
+            }
         },
     );
     let mut stacked: Vec<Vec<Tensor>> = vec![Vec::new(); graph.outputs.len()];
     let mut last = None;
+    // every cycle the board simulations took, the UART's included
+    let mut board_cycles = 0u64;
     for i in 0..data.items {
         let at = if data.items > 1 {
             format!(" (item {i})")
@@ -183,9 +232,8 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
         };
         let inputs = data.item(i);
         let last_item = i + 1 == data.items;
-        let s = match &rtl {
-            None => execute::simulate(&c, &graph, &hw, &inputs),
-            Some(engine) => execute::simulate_rtl(
+        let s = match (&rtl, &board) {
+            (Some(engine), _) => execute::simulate_rtl(
                 &c,
                 &graph,
                 &hw,
@@ -193,6 +241,13 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
                 &inputs,
                 args.vcd.as_deref().filter(|_| last_item),
             ),
+            (None, Some(engine)) => {
+                execute::simulate_board(&c, &graph, &hw, engine, &inputs).map(|(s, all)| {
+                    board_cycles += all;
+                    s
+                })
+            }
+            (None, None) => execute::simulate(&c, &graph, &hw, &inputs),
         }
         .map_err(|e| vec![format!("{}{at}: {e}", dir.display())])?;
         if args.check {
@@ -207,13 +262,13 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
     }
     bar.finish_and_clear();
     let elapsed = start.elapsed();
-    let model_cycles = match rtl {
-        Some(_) => Some(
+    let model_cycles = match args.engine {
+        Engine::Rtl | Engine::Board => Some(
             qweave_sim::time(&hw, &c.program)
                 .map_err(|e| vec![e.to_string()])?
                 .cycles,
         ),
-        None => None,
+        Engine::Isa => None,
     };
     let mut named = Vec::with_capacity(stacked.len());
     for (k, parts) in stacked.into_iter().enumerate() {
@@ -231,7 +286,12 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
             run.cycles,
             match model_cycles {
                 Some(m) => format!(
-                    " in RTL (cycle model {m}, {:+.1} %)",
+                    " {} (cycle model {m}, {:+.1} %)",
+                    if args.engine == Engine::Board {
+                        "on the board, as it counts them"
+                    } else {
+                        "in RTL"
+                    },
                     (run.cycles as f64 / m.max(1) as f64 - 1.0) * 100.0
                 ),
                 None => String::new(),
@@ -239,6 +299,16 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
             run.macs,
             run.macs as f64 / run.cycles.max(1) as f64,
             run.cycles as f64 / f64::from(hw.clock_mhz),
+            hw.clock_mhz
+        );
+    }
+    if args.engine == Engine::Board {
+        let _ = writeln!(
+            std::io::stderr(),
+            "the board simulation took {board_cycles} cycles in all, loading and reading back \
+             over the UART at {} baud included ({:.2} s of the board's time at {} MHz)",
+            qweave_backends::rtl::board::BAUD,
+            board_cycles as f64 / (f64::from(hw.clock_mhz) * 1e6),
             hw.clock_mhz
         );
     }

@@ -247,6 +247,32 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
     assert_eq!(read(&y_rtl), read(&y_isa));
     let wave = std::fs::read_to_string(&vcd).unwrap();
     assert!(wave.contains("$enddefinitions") && wave.contains("m_rreq"));
+    // the board engine: the bitstream's design, loaded, run and read back over its UART
+    let y_board = tmp.join("board.npz");
+    let r = qweave_cached(&[
+        "simulate",
+        out_s,
+        "--engine",
+        "board",
+        "--check",
+        "-i",
+        x,
+        "-o",
+        y_board.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("on the board, as it counts them (cycle model"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("over the UART at 1000000 baud"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(read(&y_board), read(&y_isa));
     // the bundle's accel.sv is what runs, and it must be what this qweave generates
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
@@ -283,6 +309,19 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
         dsp.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // (no board shell there)
+    let rb = qweave_cached(&[
+        "simulate",
+        dsp.to_str().unwrap(),
+        "--engine",
+        "board",
+        "-i",
+        x,
+        "-o",
+        y_board.to_str().unwrap(),
+    ]);
+    assert_eq!(rb.code, 1);
+    assert!(rb.stderr.contains("use --engine rtl"), "{}", rb.stderr);
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dsp.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["rtl"]["sv"], "accel.sv", "{m}");

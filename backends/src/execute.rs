@@ -160,6 +160,37 @@ pub fn simulate_rtl(
     Ok(Simulated { run, outputs })
 }
 
+/// Runs `c` on the serial accelerator inside its board shell (`engine`: the bitstream's top
+/// module in Verilator) with `inputs`: DRAM and the program loaded, run and read back over the
+/// UART. The cycles are the board's count of the run; MACs and DRAM bytes are counted from the
+/// program; the second number is every cycle simulated, the UART's included.
+pub fn simulate_board(
+    c: &Compiled,
+    g: &Graph,
+    hw: &HwConfig,
+    engine: &crate::rtl::board::BoardEngine,
+    inputs: &[Tensor],
+) -> Result<(Simulated, u64), String> {
+    let dram = prepare(c, g, inputs)?;
+    let model = qweave_sim::time(hw, &c.program).map_err(|e| e.to_string())?;
+    // the UART moves a byte in 10 bit times; a stuck design stops long after that and any
+    // cycle count the model could be off by
+    let bytes = (dram.len() * 2 + c.program.len() * 64 + 64) as u64;
+    let limit = bytes * 10 * u64::from(crate::rtl::board::divisor(hw)?) + 20 * model.cycles;
+    let r = engine.run(&c.program, &dram, limit)?;
+    let run = qweave_sim::Run {
+        dram: r.dram,
+        cycles: r.cycles,
+        macs: model.macs,
+        dram_bytes: model.dram_bytes,
+        instructions: model.instructions,
+        layers: std::collections::BTreeMap::new(),
+        times: Vec::new(),
+    };
+    let outputs = outputs(c, g, &run.dram)?;
+    Ok((Simulated { run, outputs }, r.total_cycles))
+}
+
 /// The first difference between the accelerator and the interpreter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mismatch {

@@ -123,6 +123,7 @@ module qw_serial_xfer #(
   logic [8:0] queued;    // values described and not yet written
   wire room = held < 7'd60 && queued < 9'd250;
   wire loading = running && is_load;
+  wire storing = running && !is_load;
   assign m_rreq = loading && w_on && room && (new0 || two);
   wire [B-1:0] raddr = new0 ? b0 : b1;
   assign m_raddr = 32'(raddr);
@@ -177,7 +178,15 @@ module qw_serial_xfer #(
   wire [32:0] ones_wide = (33'd1 << bits) - 33'd1;
   /* verilator lint_on UNUSEDSIGNAL */
   wire [31:0] ones = ones_wide[31:0];
-  wire [31:0] raw = window[{1'b0, v_bit} +: 32] & ones;
+  // one funnel shifter serves both directions (only one runs): a load takes 32 bits of its
+  // beats from the value's bit, a store rotates its value left to its bit, a rotation right
+  // by 32 - bit
+  logic [31:0] s_val;
+  logic [4:0] s_bit;
+  wire [63:0] funnel_in = storing ? {s_val, s_val} : window;
+  wire [4:0] funnel_by = storing ? 5'd0 - s_bit : v_bit;
+  wire [31:0] funnel = funnel_in[{1'b0, funnel_by} +: 32];
+  wire [31:0] raw = funnel & ones;
   wire sign = fmt == 2'd0 && raw[5'(bits - 6'd1)];
   logic [31:0] value;
   always_comb begin
@@ -192,14 +201,13 @@ module qw_serial_xfer #(
 
   // ---- store: reads, one a cycle, each value written with its bit mask ----
   logic s_have;                  // r_val holds the value read last cycle
-  logic [4:0] s_bit;             // where it goes: bit s_bit of beat s_b0 (and on into s_b0 + 1)
+  // (s_bit: where it goes, bit s_bit of beat s_b0 and on into s_b0 + 1)
   logic [B-1:0] s_b0;
   logic s_two, s_high;           // it spans two beats; the low one is written
   logic [7:0] unacked;
-  wire storing = running && !is_load;
-  // the value's bits (a bipolar value: 1 for +1) rotated to its bit: the low beat takes the
-  // rotated word's bits from s_bit up, the high beat those below
-  logic [31:0] s_val;
+  // the value's bits (a bipolar value: 1 for +1) rotated to its bit (the funnel shifter
+  // above): the low beat takes the rotated word's bits from s_bit up, the high beat those
+  // below
   always_comb begin
     s_val = 32'($signed(r_val)) & ones;
     if (fmt == 2'd2) s_val = {31'd0, r_val == {{(ACC_BITS-1){1'b0}}, 1'b1}};
@@ -218,7 +226,7 @@ module qw_serial_xfer #(
   assign m_wreq = storing && s_have;
   wire [B-1:0] waddr_beat = s_b0 + B'(s_high);
   assign m_waddr = 32'(waddr_beat);
-  assign m_wdata = rotl(s_val, s_bit);
+  assign m_wdata = funnel;
   assign m_wmask = s_high ? s_ones & ~from_bit : s_ones & from_bit;
   // the value is written this cycle (a two-beat value's high beat)
   wire s_written = storing && s_have && m_wready && (!s_two || s_high);
