@@ -224,10 +224,13 @@ module qw_serial_post #(
   logic pre_over;
   always_comb begin
     logic signed [N-1:0] a;
+    // (one comparison serves max and min)
+    logic d_lt;
+    d_lt = d < s;
     case (insn[8*4 +: 2])
       2'd0: a = d + s;
-      2'd2: a = d > s ? d : s;
-      default: a = d < s ? d : s;
+      2'd2: a = d_lt ? s : d;
+      default: a = d_lt ? d : s;
     endcase
     pre_over = 0;
     case (op)
