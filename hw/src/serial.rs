@@ -19,21 +19,21 @@ const ROW_LUTS: u64 = 110;
 /// LUTs of the transfer engine: its fields, the stride setup, its walk, the beat and value
 /// FIFOs' pointers, value extraction and the store's masked writes (20-bit DRAM bit
 /// addresses: [`DRAM_BYTES`]).
-const TRANSFER_LUTS: u64 = 1865;
+const TRANSFER_LUTS: u64 = 1808;
 /// LUTs of the post-processing unit (its two walks are the array's, see `CONTROL_LUTS`).
-const POST_LUTS: u64 = 2488;
+const POST_LUTS: u64 = 2476;
 /// LUTs of the controller, the memories' port muxes, the selection of the two walks the
 /// array shares with post-processing, and the fetch (which holds a store's fields where a
 /// load's are: LUTs in front of its flip-flops, sharing their cells).
 const CONTROL_LUTS: u64 = 580;
 /// Logic cells beyond the units' LUTs: nextpnr-ice40 (`--pack-only`, the flattened design)
-/// packs `main` into 7386 cells, the flip-flops it cannot pair with a LUT among them (the
+/// packs `main` into 7344 cells, the flip-flops it cannot pair with a LUT among them (the
 /// held instruction's 512 bits most of all), less what flattening saves.
-const REGISTER_CELLS: u64 = 960;
+const REGISTER_CELLS: u64 = 987;
 /// Logic cells of the board shell around `main` (`qw_board`: the UART, the command
-/// sequencer, the SPRAM's port and the merge of partial writes): the board's 8030 packed
-/// cells less `main`'s 7386.
-const BOARD_CELLS: u64 = 644;
+/// sequencer, the SPRAM's port and the merge of partial writes): the board's 7925 packed
+/// cells less `main`'s 7344.
+const BOARD_CELLS: u64 = 581;
 
 /// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
 /// per row and the two of the post-processing unit's product, which also computes its setup
