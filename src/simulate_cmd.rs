@@ -59,6 +59,44 @@ pub struct SimulateArgs {
     pub vcd: Option<PathBuf>,
 }
 
+/// The design this qweave generates for the bundle's hardware, which the bundle's
+/// `accel.sv` must be (`engine` names the engine in errors).
+fn bundle_design(
+    dir: &Path,
+    hw: &HwConfig,
+    engine: &str,
+) -> Result<qweave_backends::rtl::accel::Accel, Vec<String>> {
+    let accel = qweave_backends::rtl::accel::generate(hw)
+        .map_err(|e| vec![format!("{}: the {engine}: {e}", dir.display())])?;
+    if read(dir, "accel.sv")? != accel.sv.as_bytes() {
+        return Err(vec![format!(
+            "{}: accel.sv is not what this qweave generates for the bundle's hardware; compile \
+             the model again",
+            dir.display()
+        )]);
+    }
+    Ok(accel)
+}
+
+/// Builds (or finds built) a Verilator model with `build`, a spinner on a terminal meanwhile,
+/// after saying what is built (`what`).
+fn build_model<T>(
+    dir: &Path,
+    engine: &str,
+    what: &str,
+    build: impl FnOnce() -> Result<T, String>,
+) -> Result<T, Vec<String>> {
+    let _ = writeln!(
+        std::io::stderr(),
+        "{what} (built once per hardware, cached in {})",
+        rtl_cache().display()
+    );
+    let spinner = progress(None, "{spinner} building the Verilator model [{elapsed}]");
+    let model = build().map_err(|e| vec![format!("{}: the {engine}: {e}", dir.display())]);
+    spinner.finish_and_clear();
+    model
+}
+
 /// The RTL engine for the bundle in `dir`: its `accel.sv`, which must be what this qweave
 /// generates for the bundle's hardware, built into a Verilator model (or found built).
 fn rtl_engine(
@@ -66,26 +104,13 @@ fn rtl_engine(
     hw: &HwConfig,
     trace: bool,
 ) -> Result<qweave_backends::rtl::engine::Engine, Vec<String>> {
-    let accel = qweave_backends::rtl::accel::generate(hw)
-        .map_err(|e| vec![format!("{}: the RTL engine: {e}", dir.display())])?;
-    let sv = read(dir, "accel.sv")?;
-    if sv != accel.sv.as_bytes() {
-        return Err(vec![format!(
-            "{}: accel.sv is not what this qweave generates for the bundle's hardware; compile \
-             the model again",
-            dir.display()
-        )]);
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "the accelerator's Verilator model from accel.sv (built once per hardware, cached in {})",
-        rtl_cache().display()
-    );
-    let spinner = progress(None, "{spinner} building the Verilator model [{elapsed}]");
-    let engine = qweave_backends::rtl::engine::Engine::from_design(hw, accel, &rtl_cache(), trace)
-        .map_err(|e| vec![format!("{}: the RTL engine: {e}", dir.display())]);
-    spinner.finish_and_clear();
-    engine
+    let accel = bundle_design(dir, hw, "RTL engine")?;
+    build_model(
+        dir,
+        "RTL engine",
+        "the accelerator's Verilator model from accel.sv",
+        || qweave_backends::rtl::engine::Engine::from_design(hw, accel, &rtl_cache(), trace),
+    )
 }
 
 /// The board engine for the bundle in `dir` (an `ice40up5k` bundle's `accel.sv`, whose top
@@ -102,26 +127,13 @@ fn board_engine(
             hw.target
         )]);
     }
-    // (the same check as the RTL engine's: accel.sv is this qweave's design)
-    let accel = qweave_backends::rtl::accel::generate(hw)
-        .map_err(|e| vec![format!("{}: the board engine: {e}", dir.display())])?;
-    if read(dir, "accel.sv")? != accel.sv.as_bytes() {
-        return Err(vec![format!(
-            "{}: accel.sv is not what this qweave generates for the bundle's hardware; compile \
-             the model again",
-            dir.display()
-        )]);
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "the board's Verilator model from accel.sv (top module `board`, cached in {})",
-        rtl_cache().display()
-    );
-    let spinner = progress(None, "{spinner} building the Verilator model [{elapsed}]");
-    let engine = qweave_backends::rtl::board::BoardEngine::build(hw, &accel.sv, &rtl_cache())
-        .map_err(|e| vec![format!("{}: the board engine: {e}", dir.display())]);
-    spinner.finish_and_clear();
-    engine
+    let accel = bundle_design(dir, hw, "board engine")?;
+    build_model(
+        dir,
+        "board engine",
+        "the board's Verilator model from accel.sv (top module `board`)",
+        || qweave_backends::rtl::board::BoardEngine::build(hw, &accel.sv, &rtl_cache()),
+    )
 }
 
 /// A progress display on standard error (drawn only on a terminal), ticking on its own:
