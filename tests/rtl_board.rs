@@ -1,0 +1,149 @@
+//! The iCE40 board shell (`board`, the top module the open flow builds for `ice40up5k`: the
+//! serial accelerator behind a UART, with DRAM and the program in SPRAM) in Verilator with a
+//! host on its UART line, running real models bit-exactly, and through the whole open flow
+//! around a stand-in accelerator. Verilator, yosys, nextpnr-ice40 and icestorm come from
+//! `scripts/hw-tools.sh`.
+
+mod common;
+
+use qweave_backends::{execute, program};
+use std::io::Write;
+
+/// The board shell (`board`: the accelerator, its UART and the SPRAM holding DRAM and the
+/// program) in Verilator, its UART at the bitstream's rate: a host loads DRAM and the
+/// program, runs it and reads DRAM back over the line, and what it reads equals the ISA
+/// simulator's DRAM. The 1-bit model's stores write bits, so the shell merges them into
+/// SPRAM words.
+#[test]
+fn the_board_shell_loads_runs_and_reads_back_over_its_uart() {
+    use qweave_backends::rtl::board::BoardEngine;
+    let hw = qweave_hw::Target::Ice40up5k.preset();
+    let accel = qweave_backends::rtl::accel::generate(&hw).unwrap_or_else(|e| panic!("{e}"));
+    let engine = BoardEngine::build(&hw, &accel.sv, &common::root().join(".cache/rtl"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let digits = common::digits(1).0;
+    for model in ["digits_qdq.onnx", "digits_w1a1.onnx"] {
+        let g = common::lowered(model);
+        let c = program::compile(&g, &hw).unwrap_or_else(|e| panic!("{model}: {e}"));
+        let inputs = [digits[0].clone()];
+        let isa = execute::simulate(&c, &g, &hw, &inputs).unwrap();
+        let image = execute::prepare(&c, &g, &inputs).unwrap();
+        let run = engine
+            .run(&c.program, &image, 100_000_000)
+            .unwrap_or_else(|e| panic!("{model}: {e}"));
+        execute::check(&c, &g, &inputs, &run.dram).unwrap_or_else(|e| panic!("{model}: {e}"));
+        assert!(
+            run.dram == isa.run.dram,
+            "{model}: DRAM read back over the UART differs"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "board {model}: the accelerator ran {} cycles (cycle model {}); {} cycles in all \
+             with the UART's load and read-back",
+            run.cycles,
+            isa.run.cycles,
+            run.total_cycles
+        );
+        assert!(run.cycles > 0 && run.cycles < run.total_cycles);
+    }
+}
+
+/// A stand-in for the accelerator with `main`'s ports: on `go` it reads DRAM word 0 and
+/// writes it plus one to word 1, then raises `done`.
+const STAND_IN: &str = "
+module main (
+    input  logic clk, input logic reset, input logic go, output logic done,
+    output logic i_req, output logic [31:0] i_addr, input logic i_valid,
+    input  logic [31:0] i_data,
+    output logic m_rreq, output logic [31:0] m_raddr, input logic m_rvalid,
+    input  logic [31:0] m_rdata,
+    output logic m_wreq, output logic [31:0] m_waddr, output logic [31:0] m_wdata,
+    output logic [31:0] m_wmask, input logic m_wready, input logic m_wack,
+    output logic [2:0] t_go, output logic [2:0] t_done
+);
+  logic [1:0] state;  // 0 asks, 1 waits for the word, 2 writes, 3 waits for the ack
+  logic [31:0] word;
+  /* verilator lint_off UNUSEDSIGNAL */
+  wire unused = i_valid ^ (^i_data);
+  /* verilator lint_on UNUSEDSIGNAL */
+  assign {i_req, i_addr, t_go, t_done} = '0;
+  assign m_rreq = go && state == 0;
+  assign m_raddr = 0;
+  assign m_wreq = state == 2;
+  assign m_waddr = 1;
+  assign m_wdata = word + 1;
+  assign m_wmask = '1;
+  always_ff @(posedge clk) begin
+    done <= 0;
+    if (reset) state <= 0;
+    else case (state)
+      0: if (go && !done) state <= 1;
+      1: if (m_rvalid) begin word <= m_rdata; state <= 2; end
+      2: if (m_wready) state <= 3;
+      default: if (m_wack) begin state <= 0; done <= 1; end
+    endcase
+  end
+endmodule
+";
+
+/// The board shell goes through the whole open flow on the UP5K, around a stand-in for the
+/// accelerator (the accelerator itself does not fit yet): its PLL, pins and SPRAMs place and
+/// route, the bitstream reads back, and in Verilator the stand-in's DRAM accesses work
+/// through the shell's UART commands.
+#[test]
+fn the_board_shell_places_routes_and_packs_on_the_up5k() {
+    let hw = qweave_hw::Target::Ice40up5k.preset();
+    let shell = qweave_backends::rtl::board::shell(&hw).unwrap();
+    let design = format!("/* verilator lint_off DECLFILENAME */\n{STAND_IN}\n{shell}");
+    // over the UART: word 0 written, the run, word 1 read back
+    let engine = qweave_backends::rtl::board::BoardEngine::build(
+        &hw,
+        &design,
+        &common::root().join(".cache/rtl"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let program = qweave_hw::isa::text::parse("end @0").unwrap();
+    let run = engine
+        .run(&program, &[41, 1, 0, 0, 0, 0, 0, 0], 10_000_000)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.dram, [41, 1, 0, 0, 42, 1, 0, 0]);
+    assert!(run.cycles > 0);
+    // the open flow
+    let tmp = std::env::temp_dir().join(format!("qweave-board-flow-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let sv = tmp.join("board.sv");
+    std::fs::write(&sv, &design).unwrap();
+    let build = qweave_fpga::Ice40Flow {
+        sources: vec![sv],
+        top: "board".into(),
+        pcf: Some(qweave_backends::rtl::board::PCF.into()),
+        clock_mhz: f64::from(hw.clock_mhz),
+        out_dir: tmp.join("ice40"),
+        quiet: true,
+    }
+    .run()
+    .unwrap_or_else(|e| panic!("{e}"));
+    let used = |k: &str| build.utilization.get(k).map_or(0, |u| u.used);
+    let _ = writeln!(
+        std::io::stderr(),
+        "board shell around a stand-in: {} logic cells, fmax {:?} MHz (target {})",
+        used("ICESTORM_LC"),
+        build.fmax_mhz,
+        build.target_mhz
+    );
+    assert_eq!(used("ICESTORM_SPRAM"), 4);
+    assert_eq!(used("ICESTORM_PLL"), 1);
+    assert_eq!(used("SB_IO"), 4);
+    assert!(build.meets_target(), "{:?}", build.clocks);
+    let back = tmp.join("back/accel.asc");
+    let device = qweave_fpga::unpack_ice40(
+        &qweave_fpga::Tools::on_path(),
+        &build.bitstream,
+        &back,
+        true,
+    )
+    .unwrap();
+    assert_eq!(device, "5k");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
