@@ -8,7 +8,7 @@ use crate::estimate::{Breakdown, Resources};
 use crate::isa::{Op, Threshold};
 
 /// The serial datapath's parts as yosys 0.23 synthesizes them for the iCE40 (`synth_ice40
-/// -dsp -noflatten` of the `ice40up5k` preset, each unit alone), in logic cells (a LUT4 and a
+/// -dsp -noflatten` of the `ice40up5k` preset, each unit alone; `scripts/ice40-size.sh`), in logic cells (a LUT4 and a
 /// flip-flop each; `REGISTER_CELLS` counts the flip-flops that take a cell of their own).
 /// LUTs of the array besides its rows: the setup multiplier (in LUTs: its product is kept to
 /// the buffers' address bits), the three walks (reduction, pixels, outputs), the weight
