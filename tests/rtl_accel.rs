@@ -64,6 +64,13 @@ fn fixtures_on(hw: &qweave_hw::HwConfig) {
             err.abs() < 5.0,
             "{model}: RTL cycles {err:+.2} % off the cycle model"
         );
+        // the serial datapath's model counts every write and fetch: a few cycles apart
+        assert!(
+            !hw.serial || rtl.run.cycles.abs_diff(isa.run.cycles) < 32,
+            "{model}: RTL cycles {} against the serial cycle model's {}",
+            rtl.run.cycles,
+            isa.run.cycles
+        );
     }
 }
 

@@ -44,7 +44,14 @@ fn the_board_shell_loads_runs_and_reads_back_over_its_uart() {
             isa.run.cycles,
             run.total_cycles
         );
-        assert!(run.cycles > 0 && run.cycles < run.total_cycles);
+        assert!(run.cycles < run.total_cycles);
+        // the cycle model counts the board's SPRAM latency and its merged writes
+        assert!(
+            run.cycles.abs_diff(isa.run.cycles) < 32,
+            "{model}: the board ran {} cycles, the model says {}",
+            run.cycles,
+            isa.run.cycles
+        );
     }
 }
 

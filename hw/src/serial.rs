@@ -88,9 +88,12 @@ pub const DRAM_BYTES: u64 = 1 << 17;
 /// Cycles from taking a transfer to its walks starting (the strides times the value width,
 /// by shift and add).
 pub const TRANSFER_SETUP: u64 = 8;
+/// Cycles from a DRAM request to its word, and from a write to its acknowledgement: the
+/// board's SPRAM answers in the next cycle (`qw_board`, `qw_spram`).
+pub const DRAM_LATENCY: u64 = 1;
 /// Cycles from a load's first request to its first value reaching the destination walk:
 /// DRAM's latency and the beat FIFO's two.
-pub const FIRST_BEAT: u64 = 30;
+pub const FIRST_BEAT: u64 = DRAM_LATENCY + 2;
 /// Cycles of a `gemm` besides its steps and the last group's write-back (a cycle per row):
 /// taking it, setting up (seven products), the operands' read, the multiply-add, and
 /// finishing.
@@ -143,8 +146,16 @@ pub fn cost(c: &HwConfig, op: &Op) -> Cost {
         }
         Op::Store(s) => {
             let values = n3(s.z, s.y, s.x);
+            let (writes, partial) = store_writes(s);
             Cost {
-                cycles: TRANSFER_SETUP + 1 + values + if values > 0 { 29 } else { 0 },
+                // a write a cycle, a partial one held a cycle more (the board merges it); the
+                // last write's acknowledgement comes DRAM_LATENCY cycles later, and the engine
+                // sees it the cycle after
+                cycles: TRANSFER_SETUP
+                    + 1
+                    + writes
+                    + partial
+                    + if values > 0 { DRAM_LATENCY + 1 } else { 0 },
                 dram_bytes: (values * u64::from(s.bits)).div_ceil(8),
                 macs: 0,
             }
@@ -189,6 +200,32 @@ pub fn cost(c: &HwConfig, op: &Op) -> Cost {
             cycles(POST_SETUP + (3 + u64::from(p.kh) * u64::from(p.kw)) * n3(p.c, p.oh, p.ow))
         }
     }
+}
+
+/// The 32-bit writes a store makes (a value across two beats takes two) and, of them, those
+/// whose mask covers part of a nibble, which the board holds a cycle to read the word and
+/// merge (its SPRAM writes whole nibbles).
+fn store_writes(s: &crate::isa::Store) -> (u64, u64) {
+    let bits = u64::from(s.bits);
+    let base = 8 * u64::from(s.dram) + u64::from(s.bit);
+    let (mut writes, mut partial) = (0, 0);
+    for z in 0..u64::from(s.z) {
+        for y in 0..u64::from(s.y) {
+            for x in 0..u64::from(s.x) {
+                let at =
+                    base + (z * u64::from(s.zs) + y * u64::from(s.ys) + x * u64::from(s.xs)) * bits;
+                let end = at + bits;
+                let mut lo = at;
+                while lo < end {
+                    let hi = end.min((lo / 32 + 1) * 32);
+                    writes += 1;
+                    partial += u64::from(lo % 4 != 0 || hi % 4 != 0);
+                    lo = hi;
+                }
+            }
+        }
+    }
+    (writes, partial)
 }
 
 /// Whether `op` keeps to the serial datapath's limits: its post-processing carries zero

@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 /// cycle model's `DRAM_LATENCY`.
 pub const DRAM_READ_LATENCY: u32 = 28;
 
+/// The same on the serial datapath, whose DRAM is the board's SPRAM: a read's word comes the
+/// next cycle (`qweave_hw::serial::DRAM_LATENCY`).
+pub const SERIAL_DRAM_LATENCY: u32 = qweave_hw::serial::DRAM_LATENCY as u32;
+
 const TESTBENCH: &str = include_str!("testbench.cpp");
 
 /// A built accelerator model.
@@ -55,8 +59,13 @@ impl Engine {
             "-Wall".to_string(),
             "-CFLAGS".to_string(),
             format!(
-                "-DQW_BUS={} -DQW_LATENCY={DRAM_READ_LATENCY} -DQW_PROGRAM_BEAT={}{}{}",
+                "-DQW_BUS={} -DQW_LATENCY={} -DQW_PROGRAM_BEAT={}{}{}",
                 hw.dram_bus_bits,
+                if hw.serial {
+                    SERIAL_DRAM_LATENCY
+                } else {
+                    DRAM_READ_LATENCY
+                },
                 if hw.serial { 4 } else { 64 },
                 if hw.serial { " -DQW_WREADY" } else { "" },
                 if trace { " -DQW_TRACE" } else { "" }

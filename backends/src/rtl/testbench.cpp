@@ -7,8 +7,10 @@
 //   vcd FILE       (models built with tracing) write a waveform
 //   run
 // DRAM answers a read beat QW_LATENCY cycles after its request, in order, and acknowledges a
-// write QW_LATENCY cycles after it (and takes every write at once: `m_wready`, on designs that
-// have it, QW_WREADY, stays high); the program port answers the next cycle with beat
+// write QW_LATENCY cycles after it; on designs with `m_wready` (QW_WREADY, the serial
+// datapath) it holds a write whose mask covers part of a nibble for a cycle, as the board's
+// SPRAM does while it reads the word to merge into. The program port answers the next cycle
+// with beat
 // `i_addr` of the program, QW_PROGRAM_BEAT bytes (a whole instruction, or 4 bytes on the
 // serial datapath). Prints
 // `cycles N` when the accelerator raises `done`, and before it, for every instruction a queue
@@ -136,6 +138,7 @@ int main(int argc, char** argv) {
   top->m_wack = 0;
 #ifdef QW_WREADY
   top->m_wready = 1;
+  bool merging = false;  // the write held last cycle is taken this cycle
 #endif
 
   std::deque<std::pair<uint64_t, uint32_t>> reads;  // (due cycle, beat)
@@ -166,7 +169,22 @@ int main(int argc, char** argv) {
     bool ireq = top->i_req;
     uint32_t iaddr = top->i_addr;
     if (top->m_rreq) reads.emplace_back(cycle + QW_LATENCY, top->m_raddr);
+#ifdef QW_WREADY
+    {
+      bool partial = false;
+      for (int k = 0; k < 8; k++) {
+        uint32_t nibble = (uint32_t(top->m_wmask) >> (4 * k)) & 15;
+        if (nibble != 0 && nibble != 15) partial = true;
+      }
+      bool hold = top->m_wreq && partial && !merging;
+      top->m_wready = !hold;
+      top->eval();
+      merging = hold;
+    }
+    if (top->m_wreq && top->m_wready) {
+#else
     if (top->m_wreq) {
+#endif
       uint64_t at = uint64_t(top->m_waddr) * BUS_BYTES;
       for (int b = 0; b < BUS_BYTES; b++) {
         uint8_t mask = byte_of(top->m_wmask, b);
