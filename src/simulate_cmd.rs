@@ -131,7 +131,7 @@ fn board_engine(
     build_model(
         dir,
         "board engine",
-        "the board's Verilator model from accel.sv (top module `board`)",
+        "the board's Verilator model from accel.sv, top module `board`",
         || qweave_backends::rtl::board::BoardEngine::build(hw, &accel.sv, &rtl_cache()),
     )
 }
