@@ -89,6 +89,39 @@ fn fixtures_run_on_the_serial_datapath_in_rtl_bit_exactly_within_5_percent_of_th
     fixtures_on(&qweave_hw::Target::Ice40up5k.preset());
 }
 
+/// The serial datapath with a column of 1 and of 2 multipliers (the smaller shapes a UP5K
+/// could hold; each row's input buffer larger, so that the input memories hold as much as the
+/// preset's four): a digits model bit-exact, within 32 cycles of the cycle model.
+#[test]
+fn narrower_serial_columns_run_bit_exactly() {
+    let x = common::digits(1).0[0].clone();
+    for rows in [1, 2] {
+        let mut hw = qweave_hw::Target::Ice40up5k.preset().resized(rows, 1);
+        hw.input_bank_bytes *= 4 / rows;
+        let engine = Engine::build(&hw, &common::root().join(".cache/rtl"), false)
+            .unwrap_or_else(|e| panic!("{rows} rows: {e}"));
+        let g = common::lowered("digits_w4a4.onnx");
+        let c = program::compile(&g, &hw).unwrap_or_else(|e| panic!("{rows} rows: {e}"));
+        let inputs = [x.clone()];
+        let isa = execute::simulate(&c, &g, &hw, &inputs).unwrap();
+        let rtl = execute::simulate_rtl(&c, &g, &hw, &engine, &inputs, None)
+            .unwrap_or_else(|e| panic!("{rows} rows: {e}"));
+        assert!(rtl.run.dram == isa.run.dram, "{rows} rows: DRAM differs");
+        assert!(
+            rtl.run.cycles.abs_diff(isa.run.cycles) < 32,
+            "{rows} rows: RTL {} cycles, model {}",
+            rtl.run.cycles,
+            isa.run.cycles
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "ice40up5k {rows}x1 digits_w4a4.onnx: RTL {} cycles, cycle model {}",
+            rtl.run.cycles,
+            isa.run.cycles
+        );
+    }
+}
+
 /// The engine builds its models with `-Wall`, so the fixtures tests hold their designs to it
 /// (the ZU3EG's and ZU9EG's presets are the same PE in larger arrays: clean too, but
 /// Verilator takes minutes and, for the ZU9EG's, 13 GB on them, too much beside the rest of

@@ -109,7 +109,7 @@ module qw_serial_gemm #(
   logic s1, s1_last;
   // a group's last step waits until the write-back has read the shadow bank by the time
   // the step's sums replace it
-  wire hold = t_last && (s1 && s1_last ? ROWS > 1 : wb_rd > 2);
+  wire hold = t_last && (s1 && s1_last ? ROWS > 1 : 32'(wb_rd) > 32'd2);
   wire step = issuing && !hold;
   wire f_last = t_last && p_last;       // the filter's last step
   wire o_wrap = f_last && o + CW'(1) == m;
