@@ -47,9 +47,15 @@ pub fn run(
                 quiet: false,
             };
             let build = flow.run().map_err(|e| {
+                let board = if accel.params.serial {
+                    "; `qweave simulate DIR --engine board` then runs it on the bitstream's \
+                     design in Verilator"
+                } else {
+                    ""
+                };
                 format!(
                     "{e}\n(--no-fpga-tools writes the program and the design without running \
-                     the FPGA tools)"
+                     the FPGA tools{board})"
                 )
             })?;
             Ok(Some(ice40(&build, dir, cycles)))

@@ -391,6 +391,7 @@ fn compiling_for_the_ice40_runs_the_open_flow_and_names_what_does_not_fit() {
     assert!(r.stderr.contains("the UP5K has 5280 ("), "{}", r.stderr);
     assert!(!r.stderr.contains("I/O pins"), "{}", r.stderr);
     assert!(r.stderr.contains("--no-fpga-tools"), "{}", r.stderr);
+    assert!(r.stderr.contains("--engine board"), "{}", r.stderr);
     assert!(!out.exists());
     let failed = tmp.join("w1a1.failed");
     assert!(
