@@ -82,7 +82,8 @@ pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
 
 /// DRAM bytes the serial datapath addresses: the UP5K's four SPRAMs (128 KiB), so its
 /// transfer engine keeps 20-bit bit addresses. A larger program does not compile for it, and
-/// the ISA simulator refuses a larger DRAM.
+/// the ISA simulator refuses a larger DRAM. (The board keeps the program in the same SPRAM:
+/// `qweave_backends::rtl::board`.)
 pub const DRAM_BYTES: u64 = 1 << 17;
 
 /// Cycles from taking a transfer to its walks starting (the strides times the value width,

@@ -15,8 +15,9 @@ pub const BAUD: u32 = 1_000_000;
 /// The board's oscillator, in MHz (the iCEBreaker's 12 MHz, pin 35).
 pub const BOARD_MHZ: u32 = 12;
 
-/// The board's memory, in bytes: DRAM from byte 0, the program above it.
-pub const MEMORY_BYTES: usize = 1 << 17;
+/// The board's memory, in bytes: DRAM from byte 0, the program above it (the four SPRAMs the
+/// serial datapath's DRAM addresses).
+pub const MEMORY_BYTES: usize = qweave_hw::serial::DRAM_BYTES as usize;
 
 /// The shell's primitives, in the order `accel.sv` holds them.
 pub const PRIMITIVES: [(&str, &str); 4] = [
@@ -146,12 +147,19 @@ pub fn check_memory(dram_bytes: usize, instructions: usize) -> Result<(), String
     Ok(())
 }
 
+/// A command: its byte, then each field as 3 bytes, little-endian.
+fn command(op: u8, fields: &[usize]) -> Vec<u8> {
+    let mut out = vec![op];
+    for &f in fields {
+        out.extend_from_slice(&(f as u32).to_le_bytes()[..3]);
+    }
+    out
+}
+
 /// The host's command that writes `bytes` (padded with zeros to whole words) from word `addr`.
 pub fn write_command(addr: usize, bytes: &[u8]) -> Vec<u8> {
     let words = bytes.len().div_ceil(4);
-    let mut out = vec![b'W'];
-    out.extend_from_slice(&(addr as u32).to_le_bytes()[..3]);
-    out.extend_from_slice(&(words as u32).to_le_bytes()[..3]);
+    let mut out = command(b'W', &[addr, words]);
     out.extend_from_slice(bytes);
     out.resize(7 + 4 * words, 0);
     out
@@ -159,17 +167,12 @@ pub fn write_command(addr: usize, bytes: &[u8]) -> Vec<u8> {
 
 /// The host's command that reads `words` words from word `addr`.
 pub fn read_command(addr: usize, words: usize) -> Vec<u8> {
-    let mut out = vec![b'R'];
-    out.extend_from_slice(&(addr as u32).to_le_bytes()[..3]);
-    out.extend_from_slice(&(words as u32).to_le_bytes()[..3]);
-    out
+    command(b'R', &[addr, words])
 }
 
 /// The host's command that runs the program at word `base`.
 pub fn run_command(base: usize) -> Vec<u8> {
-    let mut out = vec![b'G'];
-    out.extend_from_slice(&(base as u32).to_le_bytes()[..3]);
-    out
+    command(b'G', &[base])
 }
 
 /// The board's reply to a run: the accelerator's cycles.
