@@ -185,7 +185,7 @@ mod tests {
     fn presets_model_as_documented() {
         let want = [
             (Target::Sim, 14632, 0, 42),
-            (Target::Ice40up5k, 7925, 6, 18),
+            (Target::Ice40up5k, 5635, 5, 28),
             (Target::Xczu3eg, 27368, 272, 98),
             (Target::Xczu9eg, 196072, 2112, 322),
         ];
@@ -204,22 +204,22 @@ mod tests {
         let b = breakdown(&c, Target::Ice40up5k).unwrap();
         // the serial datapath: a column of 4 multipliers and the setup multiplier; one 512 x 8
         // input copy per row and the 512 x 8 weights; 512 32-bit accumulators; the
-        // post-processing unit's 2-digit product, 512 32-bit parameters and a 256 x 32 table;
-        // the transfer engine's two FIFOs
+        // micro-machine's multiplier, 512 32-bit parameters, a 256 x 32 table, its ROM,
+        // register file and instruction copy; the transfer engine's two FIFOs
         let r = |lut, dsp, bram| Resources { lut, dsp, bram };
-        assert_eq!(b.array, r(1053 + 4 * 110, 4, 0));
+        assert_eq!(b.array, r(833 + 4 * 165, 4, 0));
         assert_eq!(b.operand_buffers, r(0, 0, 4 + 1));
         assert_eq!(b.accumulators, r(0, 0, 4));
-        assert_eq!(b.post, r(2476, 2, 4 + 2));
-        assert_eq!(b.control, r(1808 + 580 + 987 + 581, 0, 2 + 1));
-        // yosys maps it and its board shell onto 6 SB_MAC16, 18 EBR and the 4 SPRAMs, but
-        // 7,925 logic cells do not fit 5,280
+        assert_eq!(b.post, r(523, 1, 4 + 2 + 10));
+        assert_eq!(b.control, r(1808 + 442 + 784 + 585, 0, 2 + 1));
+        // yosys maps it and its board shell onto 5 SB_MAC16, 28 EBR and the 4 SPRAMs, but
+        // 5,635 logic cells do not fit 5,280
         assert_eq!(
             estimate(&c, Target::Ice40up5k),
             Err(HwError::DoesNotFit {
                 target: "ice40up5k".into(),
                 resource: "logic cells",
-                needed: 7925,
+                needed: 5635,
                 available: 5280,
             })
         );
@@ -241,14 +241,14 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("shrink"), "{e}");
-        // 8 multiplier rows and the post-processing unit's 2
+        // 8 multiplier rows and the micro-machine's 1
         let mut c = Target::Ice40up5k.preset();
         c.rows = 8;
         assert!(matches!(
             estimate(&c, Target::Ice40up5k),
             Err(HwError::DoesNotFit {
                 resource: "DSP blocks",
-                needed: 10,
+                needed: 9,
                 available: 8,
                 ..
             })

@@ -19,6 +19,7 @@ pub mod pe;
 mod precision;
 pub mod serial;
 mod target;
+pub mod ucode;
 
 pub use config::{HwConfig, Packed, PeKind, PostProcessing};
 pub use cycles::{Cost, Rate, cost};

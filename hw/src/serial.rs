@@ -5,39 +5,45 @@
 use crate::config::HwConfig;
 use crate::cycles::Cost;
 use crate::estimate::{Breakdown, Resources};
-use crate::isa::{Op, Threshold};
+use crate::isa::Op;
 
 /// The serial datapath's parts as yosys 0.23 synthesizes them for the iCE40 (`synth_ice40
-/// -dsp -noflatten` of the `ice40up5k` preset, each unit alone; `scripts/ice40-size.sh`), in logic cells (a LUT4 and a
-/// flip-flop each; `REGISTER_CELLS` counts the flip-flops that take a cell of their own).
+/// -dsp -noflatten` of the `ice40up5k` preset, each unit alone; `scripts/ice40-size.sh`), in
+/// logic cells (a LUT4 and a flip-flop each; `REGISTER_CELLS` counts the flip-flops that take
+/// a cell of their own).
 /// LUTs of the array besides its rows: the setup multiplier (in LUTs: its product is kept to
 /// the buffers' address bits), the three walks (reduction, pixels, outputs), the weight
 /// pointer and the write-back.
-const ARRAY_LUTS: u64 = 1053;
-/// LUTs per multiplier row: its input address, sum and shadow register.
-const ROW_LUTS: u64 = 110;
+const ARRAY_LUTS: u64 = 833;
+/// Logic cells per multiplier row: its input address, sum and shadow register (the packed
+/// board with 4, 2 and 1 rows: 5635, 5338 and 5140 cells).
+const ROW_LUTS: u64 = 165;
 /// LUTs of the transfer engine: its fields, the stride setup, its walk, the beat and value
 /// FIFOs' pointers, value extraction and the store's masked writes (20-bit DRAM bit
 /// addresses: [`DRAM_BYTES`]).
 const TRANSFER_LUTS: u64 = 1808;
-/// LUTs of the post-processing unit (its two walks are the array's, see `CONTROL_LUTS`).
-const POST_LUTS: u64 = 2476;
-/// LUTs of the controller, the memories' port muxes, the selection of the two walks the
-/// array shares with post-processing, and the fetch (which holds a store's fields where a
-/// load's are: LUTs in front of its flip-flops, sharing their cells).
-const CONTROL_LUTS: u64 = 580;
+/// LUTs of the post-processing unit, a 16-bit micro-machine (`crate::ucode`): its ALU, operand
+/// selection, sequencer and the ROM's output (`qw_ucode`, `qw_ucode_rom`).
+const POST_LUTS: u64 = 523;
+/// Block RAMs of the post-processing unit besides the parameters and the table: the 512 x 48
+/// microcode ROM (6), the register file's two read ports (2) and its copy of the instruction
+/// (2).
+const POST_BLOCKS: u64 = 10;
+/// LUTs of the controller, the memories' port muxes and the fetch (which holds a store's
+/// fields where a load's are: LUTs in front of its flip-flops, sharing their cells).
+const CONTROL_LUTS: u64 = 442;
 /// Logic cells beyond the units' LUTs: nextpnr-ice40 (`--pack-only`, the flattened design)
-/// packs `main` into 7344 cells, the flip-flops it cannot pair with a LUT among them (the
-/// held instruction's 512 bits most of all), less what flattening saves.
-const REGISTER_CELLS: u64 = 987;
+/// packs `main` into 5050 cells, the flip-flops it cannot pair with a LUT among them (the
+/// held instruction's bits that the array and the transfer engine read, most of all), less
+/// what flattening saves.
+const REGISTER_CELLS: u64 = 784;
 /// Logic cells of the board shell around `main` (`qw_board`: the UART, the command
-/// sequencer, the SPRAM's port and the merge of partial writes): the board's 7925 packed
-/// cells less `main`'s 7344.
-const BOARD_CELLS: u64 = 581;
+/// sequencer, the SPRAM's port and the merge of partial writes): the board's 5635 packed
+/// cells less `main`'s 5050.
+const BOARD_CELLS: u64 = 585;
 
 /// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
-/// per row and the two of the post-processing unit's product, which also computes its setup
-/// products).
+/// per row and the micro-machine's).
 pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
     let rows = u64::from(c.rows);
     // a block is at most 16 bits wide on the iCE40 (256 x 16 EBR), 72 on larger parts
@@ -66,9 +72,10 @@ pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
         },
         post: Resources {
             lut: POST_LUTS,
-            dsp: 2,
+            dsp: 1,
             bram: blocks(u64::from(c.post.param_entries), 32)
-                + blocks(u64::from(c.post.lut_entries), 32),
+                + blocks(u64::from(c.post.lut_entries), 32)
+                + POST_BLOCKS,
         },
         // the transfer engine's FIFOs: 64 beats and 256 value descriptors (DRAM and the
         // program are the board's SPRAM, not block RAM)
@@ -101,10 +108,6 @@ pub const FIRST_BEAT: u64 = DRAM_LATENCY + 2;
 pub const GEMM_SETUP: u64 = 11;
 /// Cycles of a `gemm` with nothing to compute.
 pub const GEMM_EMPTY: u64 = 9;
-/// Cycles of a post-processing instruction besides its elements: taking it, three setup
-/// products, and finishing.
-pub const POST_SETUP: u64 = 5;
-
 /// Cycles to fetch an instruction before it starts: its sixteen 32-bit beats over the program
 /// port, which the fetch asks for once the instruction before has finished (`qw_fetch_one`).
 pub const FETCH: u64 = 16;
@@ -179,27 +182,14 @@ pub fn cost(c: &HwConfig, op: &Op) -> Cost {
                 macs: outputs * u64::from(g.ow) * k,
             }
         }
-        Op::Requant(r) => {
-            let n = n3(r.z, r.y, r.x);
-            let records = if r.pstride == 0 { 1 } else { u64::from(r.z) };
-            // a record takes 3 cycles to read its multiplier and shift and 16 to shift the
-            // multiplier (a bit a cycle); an element its read, the product's 4 cycles (two
-            // 16-bit multipliers, a digit of the multiplier a cycle) and its write, its zero
-            // points read on the way
-            cycles(POST_SETUP + 19 * records + 7 * n)
-        }
-        Op::Clamp(o) => cycles(POST_SETUP + 3 * n3(o.z, o.y, o.x)),
-        Op::Alu(o) => {
-            let per = if o.op == crate::isa::AluOp::Mul { 8 } else { 4 };
-            cycles(POST_SETUP + per * n3(o.z, o.y, o.x))
-        }
-        Op::Lut(o) => cycles(POST_SETUP + 4 * n3(o.z, o.y, o.x)),
-        Op::Threshold(Threshold { z, y, x, count, .. }) => {
-            cycles(POST_SETUP + (4 + u64::from(*count)) * n3(*z, *y, *x))
-        }
-        Op::Pool(p) => {
-            cycles(POST_SETUP + (3 + u64::from(p.kh) * u64::from(p.kw)) * n3(p.c, p.oh, p.ow))
-        }
+        Op::Requant(_)
+        | Op::Clamp(_)
+        | Op::Alu(_)
+        | Op::Lut(_)
+        | Op::Threshold(_)
+        // the micro-machine's cycles from taking the instruction to its `Done` op, whose
+        // cycle raises done
+        | Op::Pool(_) => cycles(crate::ucode::cycles(op)),
     }
 }
 

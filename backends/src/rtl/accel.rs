@@ -23,7 +23,7 @@ pub const SERIAL_PRIMITIVES: [(&str, &str); 8] = [
     ("qw_walk.sv", include_str!("sv/qw_walk.sv")),
     ("qw_serial_xfer.sv", include_str!("sv/qw_serial_xfer.sv")),
     ("qw_serial_gemm.sv", include_str!("sv/qw_serial_gemm.sv")),
-    ("qw_serial_post.sv", include_str!("sv/qw_serial_post.sv")),
+    ("qw_ucode.sv", include_str!("sv/qw_ucode.sv")),
     ("qw_serial_core.sv", include_str!("sv/qw_serial_core.sv")),
     ("qw_fetch_one.sv", include_str!("sv/qw_fetch_one.sv")),
 ];
@@ -214,11 +214,12 @@ pub fn futil(p: &Params) -> String {
 /// (bricks, or the generated DSP PE and its array), then the rest.
 fn primitives(p: &Params) -> Result<String, String> {
     if p.serial {
-        return Ok(SERIAL_PRIMITIVES
+        let mut parts: Vec<String> = SERIAL_PRIMITIVES
             .iter()
             .map(|(_, t)| t.to_string())
-            .collect::<Vec<_>>()
-            .join("\n"));
+            .collect();
+        parts.push(super::ucode::memories());
+        return Ok(parts.join("\n"));
     }
     let mut parts: Vec<String> = if p.packings.is_empty() {
         BRICKS_ARRAY.iter().map(|(_, t)| t.to_string()).collect()

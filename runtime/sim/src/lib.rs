@@ -131,3 +131,5 @@ pub fn time(hw: &HwConfig, program: &[Instr]) -> Result<Run, SimError> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod ucode_tests;

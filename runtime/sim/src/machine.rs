@@ -116,6 +116,12 @@ impl<'c> Machine<'c> {
         }
     }
 
+    /// The accumulator, parameter and table memories (for the microcode's tests).
+    #[cfg(test)]
+    pub(crate) fn memories(&mut self) -> (&mut [i64], &mut [i64], &mut [i64]) {
+        (&mut self.acc, &mut self.par, &mut self.lut)
+    }
+
     /// Entries of `inp` in activation mode `a`.
     fn inp_cap(&self, a: u8) -> usize {
         self.inp.len() / usize::from(a.max(1))

@@ -3,7 +3,8 @@
 // port. The transfer engine (qw_serial_xfer) moves one entry a cycle over a 32-bit DRAM bus;
 // the array (qw_serial_gemm) is a column of ROWS multipliers that share a weight and keep
 // ROWS neighbouring output pixels' sums, so the input memory is ROWS copies; the
-// post-processing unit (qw_serial_post) works on one accumulator at a time. Only one unit
+// post-processing unit (qw_ucode) is a 16-bit micro-machine running each instruction's
+// microcode. Only one unit
 // runs at a time, so each memory's ports are muxed by the running instruction's opcode.
 // `config`, `sync` and `end` take a cycle.
 module qw_serial_core #(
@@ -20,6 +21,9 @@ module qw_serial_core #(
     input  logic         reset,
     input  logic         go,
     input  logic [511:0] insn,
+    // the program port's beats, as the fetch receives them
+    input  logic         i_valid,
+    input  logic [31:0]  i_data,
     output logic         done,
     output logic         m_rreq,
     output logic [31:0]  m_raddr,
@@ -92,7 +96,6 @@ module qw_serial_core #(
   logic g_awe, p_awe;
   logic [ACC_BITS-1:0] g_awd, p_awd;
   logic [3*WB-1:0] g_walks;
-  logic [2*WB-1:0] p_walks;
   logic [3*(AW+2)-1:0] walked;
   qw_serial_gemm #(.ROWS(ROWS), .LOG_ROWS(LOG_ROWS), .ACC_BITS(ACC_BITS), .LI(LI), .LW(LW),
                    .LA(LA), .AW(AW), .CW(CW)) gemm (
@@ -104,19 +107,14 @@ module qw_serial_core #(
   logic [31:0] par_rd;
   logic [LL-1:0] lut_ra;
   logic [31:0] lut_rd;
-  qw_serial_post #(.ACC_BITS(ACC_BITS), .LA(LA), .LP(LP), .LL(LL), .AW(AW), .CW(CW)) post (
-      .clk, .reset, .go(p_go), .insn, .done(p_done), .cfg_acc_bits,
+  qw_ucode #(.ACC_BITS(ACC_BITS), .LA(LA), .LP(LP), .LL(LL)) post (
+      .clk, .reset, .go(p_go), .opcode(op), .i_valid, .i_data, .done(p_done), .cfg_acc_bits,
       .acc_ra(p_ara), .acc_rd, .acc_we(p_awe), .acc_wa(p_awa), .acc_wd(p_awd),
-      .par_ra, .par_rd, .lut_ra, .lut_rd, .walks(p_walks), .walked(walked[0 +: 2*(AW+2)]));
+      .par_ra, .par_rd, .lut_ra, .lut_rd);
 
-  // ---- the walks: the array's three, two of which post-processing drives when it runs ----
+  // ---- the array's three walks ----
   for (genvar k = 0; k < 3; k++) begin : walk
-    logic [WB-1:0] w;
-    if (k < 2) begin : shared
-      assign w = op == GEMM ? g_walks[k*WB +: WB] : p_walks[k*WB +: WB];
-    end else begin : own
-      assign w = g_walks[k*WB +: WB];
-    end
+    wire [WB-1:0] w = g_walks[k*WB +: WB];
     qw_walk #(.A(AW), .C(CW)) u (
         .clk, .start(w[0]), .step(w[1]), .base(w[2 +: AW]), .z(w[2+AW +: CW]),
         .y(w[2+AW+CW +: CW]), .x(w[2+AW+2*CW +: CW]), .zs(w[2+AW+3*CW +: AW]),
