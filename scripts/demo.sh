@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Sets up qweave and runs its main job on the bundled examples: builds the compiler; reads
-# examples/tiny_cnn.qir (+ .qwb) and runs the default pipeline with verification after each
-# pass, printing the result and each pass's timing; then imports the bundled digits CNN
-# quantized by onnxruntime (QOperator form) and runs it with the bit-accurate interpreter on
-# 300 held-out images, writing the logits to target/demo-logits.npz; finally compiles the
-# 4-bit QONNX digits CNN for the accelerator (target/demo-accel: program, packed weights,
-# manifest, report) and runs the 300 images on the ISA simulator, checking every layer
-# against the interpreter.
+# Sets up qweave and runs its main job on the bundled digits CNN (QDQ, quantized by
+# onnxruntime): installs the open FPGA tools when they are missing (scripts/hw-tools.sh:
+# Verilator, yosys, nextpnr-ice40, fpga-icestorm from Debian's packages), builds the
+# compiler, compiles the model for the iCE40 UP5K (target/demo-ice40: the program, the packed
+# weights, accel.sv and the bitstream ice40/accel.bin from yosys, nextpnr-ice40 and icepack,
+# with its fmax, utilization and per-layer latency; about 2 minutes), then runs one held-out
+# image (examples/digits_image.npz, the first of tests/models/digits_test.npz) on the
+# generated accelerator in Verilator, checks every layer against the bit-accurate
+# interpreter, and prints the predicted class beside the interpreter's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "error: cargo is needed (https://rustup.rs)" >&2; exit 1; }
+scripts/hw-tools.sh
 cargo build --release --locked --quiet
-target/release/qweave ir examples/tiny_cnn.qir -p default --verify-each --timings
-target/release/qweave run tests/models/digits_qop.onnx -i tests/models/digits_test.npz -o target/demo-logits.npz
-target/release/qweave compile tests/models/digits_w4a4.onnx --target sim -o target/demo-accel
-target/release/qweave simulate target/demo-accel --engine isa -i tests/models/digits_test.npz \
-  -o target/demo-accel-logits.npz --check
+target/release/qweave compile tests/models/digits_qdq.onnx --target ice40up5k -o target/demo-ice40
+target/release/qweave simulate target/demo-ice40 --engine rtl -i examples/digits_image.npz \
+  -o target/demo-ice40-logits.npz --check

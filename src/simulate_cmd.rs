@@ -19,7 +19,9 @@ instruction by instruction with the timing of the cycle model; the outputs are r
 dequantized. Inputs come from .npy, .npz or .pb files as for `qweave run`; an input with a \
 multiple of the model's batch runs item by item. Prints the modeled cycles, MACs per cycle and \
 latency. With --check, every layer's result in DRAM is compared with the reference interpreter \
-running model.qir, and the first layer and element that differ are an error.";
+running model.qir, and the first layer and element that differ are an error; for a model \
+whose first output is a row of scores, each item's predicted class (its largest score) is \
+printed beside the interpreter's.";
 
 /// A simulation engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -233,6 +235,9 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
         },
     );
     let mut stacked: Vec<Vec<Tensor>> = vec![Vec::new(); graph.outputs.len()];
+    // with --check, each item's class (the first output's largest score) on the accelerator
+    // and in the interpreter
+    let mut classes: Vec<(Option<usize>, Option<usize>)> = Vec::new();
     let mut last = None;
     // every cycle the board simulations took, the UART's included
     let mut board_cycles = 0u64;
@@ -265,6 +270,13 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
         if args.check {
             execute::check(&c, &graph, &inputs, &s.run.dram)
                 .map_err(|e| vec![format!("{}{at}: {e}", dir.display())])?;
+            // the prediction beside the reference interpreter's (on model.qir)
+            let reference = qweave_interp::run(&graph, &inputs)
+                .map_err(|e| vec![format!("{}{at}: the interpreter: {e}", dir.display())])?;
+            classes.push((
+                qweave_analyze::class(&s.outputs),
+                qweave_analyze::class(&reference),
+            ));
         }
         for (k, o) in s.outputs.into_iter().enumerate() {
             stacked[k].push(o);
@@ -312,6 +324,39 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
             run.macs as f64 / run.cycles.max(1) as f64,
             run.cycles as f64 / f64::from(hw.clock_mhz),
             hw.clock_mhz
+        );
+    }
+    if !classes.is_empty() && classes.iter().all(|c| c.0.is_some() && c.1.is_some()) {
+        const SHOWN: usize = 20;
+        // the accelerator's classes (`which` 0) or the interpreter's (1)
+        let list = |which: usize| {
+            let mut l: Vec<String> = classes
+                .iter()
+                .take(SHOWN)
+                .map(|c| {
+                    let k = if which == 0 { c.0 } else { c.1 };
+                    k.map_or(String::new(), |k| k.to_string())
+                })
+                .collect();
+            if classes.len() > SHOWN {
+                l.push("...".into());
+            }
+            l.join(" ")
+        };
+        let agree = classes.iter().filter(|c| c.0 == c.1).count();
+        let _ = writeln!(
+            std::io::stdout(),
+            "predicted class (largest score of {}): {} {}; the interpreter's: {} ({agree} of {} \
+             equal)",
+            c.outputs[0].name,
+            match args.engine {
+                Engine::Isa => "ISA simulator",
+                Engine::Rtl => "RTL",
+                Engine::Board => "board",
+            },
+            list(0),
+            list(1),
+            classes.len()
         );
     }
     if args.engine == Engine::Board {

@@ -93,13 +93,16 @@ module main (
 endmodule
 ";
 
-/// The board shell goes through the whole open flow on the UP5K, around a stand-in for the
-/// accelerator (the accelerator itself does not fit yet): its PLL, pins and SPRAMs place and
-/// route, the bitstream reads back, and in Verilator the stand-in's DRAM accesses work
-/// through the shell's UART commands.
+/// The board shell goes through the whole open flow on the UP5K at 24 MHz, around a stand-in
+/// for the accelerator (`rtl_accel.rs` builds the real one at the preset's 6 MHz, the
+/// oscillator halved): its PLL, pins and SPRAMs place and route, the bitstream reads back,
+/// and in Verilator the stand-in's DRAM accesses work through the shell's UART commands.
 #[test]
 fn the_board_shell_places_routes_and_packs_on_the_up5k() {
-    let hw = qweave_hw::Target::Ice40up5k.preset();
+    let hw = qweave_hw::HwConfig {
+        clock_mhz: 24,
+        ..qweave_hw::Target::Ice40up5k.preset()
+    };
     let shell = qweave_backends::rtl::board::shell(&hw).unwrap();
     let design = format!("/* verilator lint_off DECLFILENAME */\n{STAND_IN}\n{shell}");
     // over the UART: word 0 written, the run, word 1 read back

@@ -185,7 +185,7 @@ mod tests {
     fn presets_model_as_documented() {
         let want = [
             (Target::Sim, 14632, 0, 42),
-            (Target::Ice40up5k, 5635, 5, 28),
+            (Target::Ice40up5k, 5201, 2, 25),
             (Target::Xczu3eg, 27368, 272, 98),
             (Target::Xczu9eg, 196072, 2112, 322),
         ];
@@ -202,24 +202,26 @@ mod tests {
     fn the_ice40_preset_is_modeled_as_synthesized() {
         let c = Target::Ice40up5k.preset();
         let b = breakdown(&c, Target::Ice40up5k).unwrap();
-        // the serial datapath: a column of 4 multipliers and the setup multiplier; one 512 x 8
-        // input copy per row and the 512 x 8 weights; 512 32-bit accumulators; the
-        // micro-machine's multiplier, 512 32-bit parameters, a 256 x 32 table, its ROM,
-        // register file and instruction copy; the transfer engine's two FIFOs
+        // the serial datapath: one multiplier and the setup multiplier; one 512 x 8 input
+        // copy and the 512 x 8 weights; 512 32-bit accumulators; the micro-machine's
+        // multiplier, 512 32-bit parameters, a 256 x 32 table, its ROM, register file and
+        // instruction copy; the transfer engine's two FIFOs
         let r = |lut, dsp, bram| Resources { lut, dsp, bram };
-        assert_eq!(b.array, r(833 + 4 * 165, 4, 0));
-        assert_eq!(b.operand_buffers, r(0, 0, 4 + 1));
+        assert_eq!(b.array, r(833 + 165, 1, 0));
+        assert_eq!(b.operand_buffers, r(0, 0, 1 + 1));
         assert_eq!(b.accumulators, r(0, 0, 4));
-        assert_eq!(b.post, r(523, 1, 4 + 2 + 10));
-        assert_eq!(b.control, r(1808 + 442 + 784 + 585, 0, 2 + 1));
-        // yosys maps it and its board shell onto 5 SB_MAC16, 28 EBR and the 4 SPRAMs, but
-        // 5,635 logic cells do not fit 5,280
+        assert_eq!(b.post, r(535, 1, 4 + 2 + 10));
+        assert_eq!(b.control, r(1808 + 442 + 839 + 579, 0, 2 + 1));
+        // with its board shell: 5,201 logic cells of 5,280, 2 SB_MAC16, 25 EBR and the 4
+        // SPRAMs, as nextpnr packs it
+        assert!(estimate(&c, Target::Ice40up5k).is_ok());
+        // a second multiplier row does not fit
         assert_eq!(
-            estimate(&c, Target::Ice40up5k),
+            estimate(&c.resized(2, 1), Target::Ice40up5k),
             Err(HwError::DoesNotFit {
                 target: "ice40up5k".into(),
                 resource: "logic cells",
-                needed: 5635,
+                needed: 5201 + 165,
                 available: 5280,
             })
         );

@@ -37,7 +37,8 @@ pub enum HwError {
     #[error(
         "the configuration needs {needed} {resource}, but {target} has {available}; {}",
         if target == "ice40up5k" {
-            "the serial datapath is larger than the UP5K yet (docs/hw.md)"
+            "the serial datapath fits with one multiplier row and the preset's buffers \
+             (docs/hw.md)"
         } else {
             "shrink the array or its buffers"
         }

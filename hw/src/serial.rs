@@ -16,7 +16,8 @@ use crate::isa::Op;
 /// pointer and the write-back.
 const ARRAY_LUTS: u64 = 833;
 /// Logic cells per multiplier row: its input address, sum and shadow register (the packed
-/// board with 4, 2 and 1 rows: 5635, 5338 and 5140 cells).
+/// board with 4, 2 and 1 rows and the same input buffer per row: 5635, 5338 and 5140
+/// cells).
 const ROW_LUTS: u64 = 165;
 /// LUTs of the transfer engine: its fields, the stride setup, its walk, the beat and value
 /// FIFOs' pointers, value extraction and the store's masked writes (20-bit DRAM bit
@@ -24,7 +25,7 @@ const ROW_LUTS: u64 = 165;
 const TRANSFER_LUTS: u64 = 1808;
 /// LUTs of the post-processing unit, a 16-bit micro-machine (`crate::ucode`): its ALU, operand
 /// selection, sequencer and the ROM's output (`qw_ucode`, `qw_ucode_rom`).
-const POST_LUTS: u64 = 523;
+const POST_LUTS: u64 = 535;
 /// Block RAMs of the post-processing unit besides the parameters and the table: the 512 x 48
 /// microcode ROM (6), the register file's two read ports (2) and its copy of the instruction
 /// (2).
@@ -33,14 +34,14 @@ const POST_BLOCKS: u64 = 10;
 /// fields where a load's are: LUTs in front of its flip-flops, sharing their cells).
 const CONTROL_LUTS: u64 = 442;
 /// Logic cells beyond the units' LUTs: nextpnr-ice40 (`--pack-only`, the flattened design)
-/// packs `main` into 5050 cells, the flip-flops it cannot pair with a LUT among them (the
-/// held instruction's bits that the array and the transfer engine read, most of all), less
-/// what flattening saves.
-const REGISTER_CELLS: u64 = 784;
+/// packs the preset's `main` into 4622 cells, the flip-flops it cannot pair with a LUT among
+/// them (the held instruction's bits that the array and the transfer engine read, most of
+/// all), less what flattening saves.
+const REGISTER_CELLS: u64 = 839;
 /// Logic cells of the board shell around `main` (`qw_board`: the UART, the command
-/// sequencer, the SPRAM's port and the merge of partial writes): the board's 5635 packed
-/// cells less `main`'s 5050.
-const BOARD_CELLS: u64 = 585;
+/// sequencer, the SPRAM's port and the merge of partial writes): the board's 5201 packed
+/// cells less `main`'s 4622.
+const BOARD_CELLS: u64 = 579;
 
 /// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
 /// per row and the micro-machine's).

@@ -125,20 +125,21 @@ impl Target {
         };
         match self {
             Target::Sim => base(8, 8, PeKind::Lut, lut_modes, 1024),
-            // the serial datapath: a column of 4 multipliers (SB_MAC16), block RAM buffers
+            // the serial datapath: one multiplier (SB_MAC16; a column of 2 does not fit), block
+            // RAM buffers
             Target::Ice40up5k => HwConfig {
-                input_bank_bytes: 64,
+                input_bank_bytes: 256,
                 weight_bank_bytes: 512,
                 acc_entries: 512,
                 acc_bits: 32,
                 dram_bus_bits: 32,
-                clock_mhz: 24,
+                clock_mhz: 6,
                 serial: true,
                 post: PostProcessing {
                     lanes: 1,
                     ..post(1)
                 },
-                ..base(4, 1, PeKind::Lut, vec![rate(8, 8, 1)], 64)
+                ..base(1, 1, PeKind::Lut, vec![rate(8, 8, 1)], 256)
             },
             Target::Xczu3eg => base(16, 16, PeKind::Dsp48e2, dsp_modes, 4096),
             Target::Xczu9eg => HwConfig {

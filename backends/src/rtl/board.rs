@@ -81,12 +81,37 @@ pub fn divisor(hw: &HwConfig) -> Result<u32, String> {
     Ok((hz / u64::from(BAUD)) as u32)
 }
 
-/// The `board` top module for `hw`: the clock (the oscillator itself at 12 MHz, else a PLL
-/// under SYNTHESIS; simulation clocks the design from the oscillator's pin) and the shell.
+/// The `board` top module for `hw`: the clock (the oscillator itself at 12 MHz, the
+/// oscillator divided by an even number below it, else a PLL under SYNTHESIS; simulation
+/// clocks the design from the oscillator's pin) and the shell.
 pub fn top(hw: &HwConfig) -> Result<String, String> {
     let div = divisor(hw)?;
+    let slower = BOARD_MHZ / hw.clock_mhz.max(1);
     let clock = if hw.clock_mhz == BOARD_MHZ {
         "  assign clk = clk_12mhz;\n  assign locked = 1;\n".to_string()
+    } else if hw.clock_mhz < BOARD_MHZ
+        && slower * hw.clock_mhz == BOARD_MHZ
+        && slower.is_multiple_of(2)
+    {
+        // below the PLL's 16 MHz: the oscillator divided, onto a global buffer
+        let half = slower / 2;
+        format!(
+            "`ifdef SYNTHESIS\n\
+             \x20 logic [3:0] count;\n\
+             \x20 logic slow;\n\
+             \x20 always_ff @(posedge clk_12mhz) begin\n\
+             \x20   count <= count == 4'd{} ? 4'd0 : count + 4'd1;\n\
+             \x20   if (count == 4'd{}) slow <= !slow;\n\
+             \x20 end\n\
+             \x20 SB_GB global (.USER_SIGNAL_TO_GLOBAL_BUFFER(slow), .GLOBAL_BUFFER_OUTPUT(clk));\n\
+             `else\n\
+             \x20 // (simulation: the oscillator's edges are the divided clock's)\n\
+             \x20 assign clk = clk_12mhz;\n\
+             `endif\n\
+             \x20 assign locked = 1;\n",
+            half - 1,
+            half - 1
+        )
     } else {
         let (r, f, q, filter) = pll(hw.clock_mhz).ok_or_else(|| {
             format!(

@@ -15,6 +15,10 @@
 #include <string>
 #include <vector>
 
+// cycles the line idles after power-up before the host's first byte (the shell's reset
+// lasts 8)
+static const uint64_t IDLE_FIRST = 64;
+
 #ifndef QW_DIV
 #error "QW_DIV (clock cycles per UART bit) must be defined"
 #endif
@@ -66,8 +70,10 @@ int main(int argc, char** argv) {
       finished = true;
       break;
     }
-    // the host sends this step's bytes back to back, then waits for the board's
-    if (bit < 0 && sent < steps[step].first.size()) {
+    // the host sends this step's bytes back to back, then waits for the board's (it starts
+    // once the board is out of its power-up reset: a start bit shorter than that reset
+    // would be missed)
+    if (bit < 0 && sent < steps[step].first.size() && cycle >= IDLE_FIRST) {
       frame = uint16_t((1u << 9) | (uint16_t(steps[step].first[sent]) << 1));
       sent++;
       bit = 0;
