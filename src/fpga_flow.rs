@@ -58,7 +58,29 @@ pub fn run(
                      the FPGA tools{board})"
                 )
             })?;
-            Ok(Some(ice40(&build, dir, cycles)))
+            // the bitstream read back (iceunpack), its device checked; the read-back's
+            // text is the placed design's again, so it is not kept
+            let back = dir.join("ice40/readback/accel.asc");
+            let device = qweave_fpga::unpack_ice40(
+                &qweave_fpga::Tools::on_path(),
+                &build.bitstream,
+                &back,
+                false,
+            )
+            .map_err(|e| e.to_string())?;
+            let _ = std::fs::remove_file(&back);
+            if device != "5k" {
+                return Err(format!(
+                    "iceunpack reads {} back as a {device} device, not the UP5K's 5k",
+                    build.bitstream.display()
+                ));
+            }
+            let mut flow = ice40(&build, dir, cycles);
+            flow.manifest["device"] = json!(device);
+            flow.lines.push(format!(
+                "iceunpack reads ice40/accel.bin back as a UP5K (\"{device}\") bitstream"
+            ));
+            Ok(Some(flow))
         }
         Target::Xczu3eg | Target::Xczu9eg => {
             let chip = match target {

@@ -399,6 +399,13 @@ fn compiling_for_the_ice40_builds_a_bitstream_iceunpack_reads() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     let fmax = manifest["fmax_mhz"].as_f64().unwrap();
+    // the flow read the bitstream back itself
+    assert_eq!(manifest["fpga"]["device"], "5k");
+    assert!(
+        r.stderr.contains("iceunpack reads ice40/accel.bin back"),
+        "{}",
+        r.stderr
+    );
     let clock = f64::from(qweave_hw::Target::Ice40up5k.preset().clock_mhz);
     assert!(fmax >= clock, "fmax {fmax} MHz below the {clock} MHz clock");
     assert!(

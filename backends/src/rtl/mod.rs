@@ -5,4 +5,4 @@ pub mod accel;
 pub mod board;
 pub mod engine;
 pub mod packed_mac;
-mod ucode;
+pub mod ucode;
