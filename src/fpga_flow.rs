@@ -148,6 +148,7 @@ fn ice40(b: &Ice40Build, dir: &Path, cycles: u64) -> Flow {
         "fmax_mhz": b.fmax_mhz,
         "target_mhz": b.target_mhz,
         "latency_us": latency,
+        "timing_met": b.meets_target(),
         "utilization": used,
     });
     let mut report = String::from("## FPGA build (iCE40 UP5K)\n\n");
@@ -167,7 +168,7 @@ fn ice40(b: &Ice40Build, dir: &Path, cycles: u64) -> Flow {
     for (k, u) in &b.utilization {
         let _ = writeln!(report, "| {k} | {} | {} |", u.used, u.available);
     }
-    let lines = vec![format!(
+    let mut lines = vec![format!(
         "iCE40 bitstream {}: fmax {fmax}, {}",
         rel(&b.bitstream),
         b.utilization
@@ -176,6 +177,14 @@ fn ice40(b: &Ice40Build, dir: &Path, cycles: u64) -> Flow {
             .collect::<Vec<_>>()
             .join(", ")
     )];
+    if !b.meets_target() {
+        lines.push(format!(
+            "warning: fmax {fmax} is below the {} MHz clock the board runs the design at, so \
+             the bitstream is not safe to load (nextpnr's timing report: {})",
+            b.target_mhz,
+            rel(&dir.join("ice40/pnr.log"))
+        ));
+    }
     Flow {
         manifest,
         fmax_mhz: b.fmax_mhz,
@@ -353,6 +362,21 @@ mod tests {
             [
                 "iCE40 bitstream ice40/accel.bin: fmax 25.00 MHz, ICESTORM_DSP 7/8, ICESTORM_LC 4000/5280"
             ]
+        );
+        assert_eq!(m["timing_met"], true);
+        // below the clock: a warning, and the manifest says so
+        let slow = Ice40Build {
+            fmax_mhz: Some(20.0),
+            ..build
+        };
+        let f = ice40(&slow, dir, 1000);
+        assert_eq!(f.manifest["timing_met"], false);
+        assert_eq!(f.lines.len(), 2);
+        assert!(
+            f.lines[1].starts_with("warning: fmax 20.00 MHz is below the 24 MHz clock")
+                && f.lines[1].contains("ice40/pnr.log"),
+            "{}",
+            f.lines[1]
         );
     }
 }
