@@ -24,24 +24,24 @@ const ROW_LUTS: u64 = 165;
 /// addresses: [`DRAM_BYTES`]).
 const TRANSFER_LUTS: u64 = 1808;
 /// LUTs of the post-processing unit, a 16-bit micro-machine (`crate::ucode`): its ALU, operand
-/// selection, sequencer and the ROM's output (`qw_ucode`, `qw_ucode_rom`).
-const POST_LUTS: u64 = 535;
+/// selection, sequencer and the table of each opcode's routine (`qw_ucode`, `qw_ucode_rom`).
+const POST_LUTS: u64 = 487;
 /// Block RAMs of the post-processing unit besides the parameters and the table: the 512 x 48
-/// microcode ROM (6), the register file's two read ports (2) and its copy of the instruction
-/// (2).
+/// microcode ROM (6, in 512 x 8 mode), the register file's two read ports (2) and its copy of
+/// the instruction (2).
 const POST_BLOCKS: u64 = 10;
 /// LUTs of the controller, the memories' port muxes and the fetch (which holds a store's
 /// fields where a load's are: LUTs in front of its flip-flops, sharing their cells).
 const CONTROL_LUTS: u64 = 442;
 /// Logic cells beyond the units' LUTs: nextpnr-ice40 (`--pack-only`, the flattened design)
-/// packs the preset's `main` into 4622 cells, the flip-flops it cannot pair with a LUT among
+/// packs the preset's `main` into 4607 cells, the flip-flops it cannot pair with a LUT among
 /// them (the held instruction's bits that the array and the transfer engine read, most of
 /// all), less what flattening saves.
-const REGISTER_CELLS: u64 = 839;
+const REGISTER_CELLS: u64 = 872;
 /// Logic cells of the board shell around `main` (`qw_board`: the UART, the command
-/// sequencer, the SPRAM's port and the merge of partial writes): the board's 5201 packed
-/// cells less `main`'s 4622.
-const BOARD_CELLS: u64 = 579;
+/// sequencer, the SPRAM's port and the merge of partial writes): the board's 5180 packed
+/// cells less `main`'s 4607.
+const BOARD_CELLS: u64 = 573;
 
 /// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
 /// per row and the micro-machine's).

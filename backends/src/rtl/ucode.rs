@@ -1,8 +1,10 @@
 //! The serial post-processing unit's memories as SystemVerilog, from the assembled microcode
 //! (`qweave_hw::ucode`): the ROM with each opcode's routine (`qw_ucode_rom`) and the register
-//! file with its constants (`qw_ucode_regs`). Under `SYNTHESIS` they are iCE40 block RAMs
-//! whose initial contents are the images; otherwise arrays that the simulator initializes (the
-//! register file's model garbles a read of the entry being written, as `qw_ram`'s does).
+//! file with its constants (`qw_ucode_regs`). The ROM is an initialized array with a
+//! registered read, which yosys maps onto six block RAMs in 512 x 8 mode; the register file
+//! instantiates two 256 x 16 block RAMs under `SYNTHESIS` (an inferred one would get logic
+//! to define a read of the entry being written), with the constants as their initial
+//! contents, and is otherwise an array whose model garbles such a read, as `qw_ram`'s does.
 
 use qweave_hw::ucode::program::{Program, assemble};
 use std::fmt::Write;
@@ -21,19 +23,13 @@ fn init_params(words: &[u16]) -> String {
         .join(",\n      ")
 }
 
-/// A read-only (`we` None) or written 256 x 16 block holding `words` at first.
-fn block(
-    name: &str,
-    words: &[u16],
-    rdata: &str,
-    raddr: &str,
-    write: Option<(&str, &str, &str)>,
-) -> String {
-    let (we, wa, wd) = write.unwrap_or(("1'b0", "8'd0", "16'd0"));
+/// A 256 x 16 block holding `words` at first, read at `raddr` into `rdata`, written through
+/// the module's `we`, `wa` and `wd`.
+fn block(name: &str, words: &[u16], rdata: &str, raddr: &str) -> String {
     format!(
         "  SB_RAM40_4K #(.READ_MODE(0), .WRITE_MODE(0),\n      {}) {name} (\n      \
          .RDATA({rdata}), .RCLK(clk), .RCLKE(1'b1), .RE(1'b1), .RADDR({{3'd0, {raddr}}}),\n      \
-         .WCLK(clk), .WCLKE(1'b1), .WE({we}), .WADDR({{3'd0, {wa}}}), .MASK(16'd0), .WDATA({wd}));\n",
+         .WCLK(clk), .WCLKE(1'b1), .WE(we), .WADDR({{3'd0, wa}}), .MASK(16'd0), .WDATA(wd));\n",
         init_params(words)
     )
 }
@@ -54,28 +50,7 @@ fn rom(p: &Program) -> String {
             let _ = writeln!(s, "      default: entry = 9'd{e};");
         }
     }
-    s += "    endcase\n  end\n`ifdef SYNTHESIS\n";
-    s += "  logic upper;  // the half the address presented last cycle is in\n";
-    s += "  logic [47:0] lower_q, upper_q;\n  always_ff @(posedge clk) upper <= addr[8];\n";
-    for half in 0..2 {
-        for col in 0..3 {
-            let digits: Vec<u16> = (0..256)
-                .map(|i| {
-                    let w = words.get(256 * half + i).copied().unwrap_or(0);
-                    (w >> (16 * col)) as u16
-                })
-                .collect();
-            let q = if half == 0 { "lower_q" } else { "upper_q" };
-            s += &block(
-                &format!("b{half}{col}"),
-                &digits,
-                &format!("{q}[{} +: 16]", 16 * col),
-                "addr[7:0]",
-                None,
-            );
-        }
-    }
-    s += "  assign data = upper ? upper_q : lower_q;\n`else\n";
+    s += "    endcase\n  end\n";
     s += "  logic [47:0] image [0:511];\n  initial begin\n";
     for k in 0..512 {
         let _ = writeln!(
@@ -84,7 +59,7 @@ fn rom(p: &Program) -> String {
             words.get(k).copied().unwrap_or(0)
         );
     }
-    s += "  end\n  always_ff @(posedge clk) data <= image[addr];\n`endif\nendmodule\n";
+    s += "  end\n  always_ff @(posedge clk) data <= image[addr];\nendmodule\n";
     s
 }
 
@@ -99,7 +74,7 @@ fn regs(p: &Program) -> String {
          `ifdef SYNTHESIS\n",
     );
     for (name, rd, ra) in [("port_a", "rd_a", "ra_a"), ("port_b", "rd_b", "ra_b")] {
-        s += &block(name, &p.init, rd, ra, Some(("we", "wa", "wd")));
+        s += &block(name, &p.init, rd, ra);
     }
     s += "`else\n  logic [15:0] file [0:255];\n  initial begin\n";
     for (k, v) in p.init.iter().enumerate() {

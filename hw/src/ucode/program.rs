@@ -3,9 +3,10 @@
 //! Values are kept as three digits (48-bit two's complement), which holds every intermediate
 //! exactly: 32-bit accumulators and immediates, their differences, and a requantization's
 //! quotient, which is first limited to 2^40 (any larger magnitude saturates the same way).
-//! Every instruction ends its elements in [`tail`]: the output zero point added, the bipolar
-//! format's `2v + 1`, the clamp to the format's bounds, the write. Branches depend only on the
-//! instruction's fields, never on data, so an instruction's cycles follow from its fields.
+//! Every instruction ends its elements in [`tail`]: the output zero point added, the clamp to
+//! the format's bounds (for the bipolar format to [-1, 0], then `2v + 1`), the write.
+//! Branches depend only on the instruction's fields, never on data, so an instruction's
+//! cycles follow from its fields.
 
 use super::asm::{Asm, Operand, Reg};
 use super::{Act, Alu, Cin, Flag, Src, Uop};
@@ -44,6 +45,7 @@ const K7FFF: Reg = 9;
 const KFFFF: Reg = 10;
 const K1000: Reg = 11;
 const K8000: Reg = 12;
+const KFF00: Reg = 13;
 /// `2^k` for `k < 16`.
 const POW: Reg = 16;
 /// Each rounding mode's 16 decisions: bit `neg*8 + half*4 + rest*2 + q0` rounds the magnitude
@@ -177,6 +179,7 @@ fn init() -> [u16; 256] {
         (KFFFF, 0xffff),
         (K1000, 0x1000),
         (K8000, 0x8000),
+        (KFF00, 0xff00),
     ] {
         r[usize::from(reg)] = v;
     }
@@ -340,17 +343,12 @@ impl Code {
         for i in 0..3 {
             self.alu(Alu::Sel, Some(LO + i), Z, R(N + i));
         }
-        // bipolar: 2v + 1 clamped to [-1, 1]
+        // bipolar: v clamped to [-1, 0], then 2v + 1 (in the tail)
         self.alu(Alu::Sub, None, FMT, R(K2)).flag(Flag::Nz);
         self.alu(Alu::Sel, Some(BIP), Z, R(KFFFF));
         for i in 0..3 {
             self.alu(Alu::Sel, Some(LO + i), LO + i, R(KFFFF));
-            self.alu(
-                Alu::Sel,
-                Some(HI + i),
-                HI + i,
-                R(if i == 0 { K1 } else { Z }),
-            );
+            self.alu(Alu::Sel, Some(HI + i), HI + i, R(Z));
         }
         self.bare(Act::Ret);
     }
@@ -368,6 +366,13 @@ impl Code {
         self.branch(Act::Brnf, NZ, fin);
         self.branch(Act::Brnf, NEL, fin);
     }
+    /// A call of the tail with the flag cleared (the call's ALU result is 0).
+    fn call_tail(&mut self) {
+        self.0
+            .op(Alu::Or, None, Z, R(Z))
+            .flag(Flag::Nz)
+            .to(Act::Call, "tail");
+    }
     /// `CNT -= 1`, back to `l` while it is not zero.
     fn count(&mut self, cnt: Reg, l: &'static str) {
         self.alu(Alu::Sub, Some(cnt), cnt, R(Z))
@@ -377,21 +382,25 @@ impl Code {
     }
 }
 
-/// Q = sat(Q + OZ) written to `acc[E]`, `E` advanced; returns.
+/// Q = sat(Q + OZ + F) written to `acc[E]`, `E` advanced; returns. Callers enter with the
+/// flag clear (their call clears it: `Code::call_tail`); `mulq` falls in with a negative
+/// quotient's digits inverted and the flag set, so the carry completes its negation.
 fn tail(c: &mut Code) {
     c.label("tail");
-    c.add3(Q, Q, OZ);
-    for i in 0..3 {
-        c.alu(Alu::And, Some(N + i), Q + i, R(BIP));
-    }
-    c.test(BIP);
-    c.chain(Alu::Add, Some(Q), Q, Some(N), Cin::F);
+    c.chain(Alu::Add, Some(Q), Q, Some(OZ), Cin::F);
     c.lt3(Q, LO);
     c.sel3(Q, LO, Q);
     c.lt3(HI, Q);
     // (the top digit is not written)
     c.alu(Alu::Sel, Some(Q), HI, R(Q));
-    c.alu(Alu::Sel, Some(Q + 1), HI + 1, R(Q + 1))
+    c.alu(Alu::Sel, Some(Q + 1), HI + 1, R(Q + 1));
+    // bipolar: clamped to [-1, 0] above, then 2q + 1
+    c.alu(Alu::And, Some(N), Q, R(BIP));
+    c.alu(Alu::And, Some(N + 1), Q + 1, R(BIP));
+    c.test(BIP);
+    c.alu(Alu::Add, Some(Q), Q, R(N)).cin(Cin::F);
+    c.alu(Alu::Add, Some(Q + 1), Q + 1, R(N + 1))
+        .cin(Cin::C)
         .act(Act::SetH);
     c.alu(Alu::Or, None, E, R(Q)).act(Act::WrAcc);
     c.alu(Alu::Add, Some(E), E, R(K1));
@@ -440,27 +449,29 @@ fn mulq(c: &mut Code) {
     c.alu(Alu::Sel, Some(I1), K4, R(Z));
     c.alu(Alu::Or, None, ST, R(TMP2)).ax().flag(Flag::Nz);
     c.alu(Alu::Sel, Some(I2), K2, R(Z));
-    for i in 0..3 {
-        c.alu(Alu::Or, Some(Q + i), W + 1 + i, R(Z)).ax();
-    }
-    c.alu(Alu::And, Some(I3), Q, R(K1));
+    // (the quotient's digits read between the index's steps, so that none waits)
+    c.alu(Alu::Or, Some(Q), W + 1, R(Z)).ax();
     c.alu(Alu::Or, Some(I0), I0, R(I1));
-    c.alu(Alu::Or, Some(I2), I2, R(I3));
-    c.alu(Alu::Or, Some(I0), I0, R(I2));
+    c.alu(Alu::Or, Some(Q + 1), W + 2, R(Z)).ax();
+    c.alu(Alu::And, Some(I3), Q, R(K1));
+    c.alu(Alu::Or, Some(I2), I2, R(I0));
+    c.alu(Alu::Or, Some(Q + 2), W + 3, R(Z)).ax();
+    c.alu(Alu::Or, Some(I0), I2, R(I3));
     c.alu(Alu::Bit, None, RMODE, R(I0)).flag(Flag::Low);
     c.chain(Alu::Add, Some(Q), Q, None, Cin::F);
-    // beyond 2^40: the quotient's top digit past 0xff, or a digit above the window
-    c.alu(Alu::Sub, None, Q + 2, R(K100)).flag(Flag::C);
-    c.alu(Alu::Or, None, W + 4, R(Z)).ax().flag(Flag::OrNz);
+    // beyond 2^40: a digit above the window, or the quotient's top digit past 0xff
+    c.alu(Alu::Or, None, W + 4, R(Z)).ax().flag(Flag::Nz);
     c.alu(Alu::Or, None, W + 5, R(Z)).ax().flag(Flag::OrNz);
+    c.alu(Alu::And, None, Q + 2, R(KFF00)).flag(Flag::OrNz);
     c.alu(Alu::Sel, Some(Q), Z, R(Q));
     c.alu(Alu::Sel, Some(Q + 1), Z, R(Q + 1));
     c.alu(Alu::Sel, Some(Q + 2), K100, R(Q + 2));
-    // the sign
+    // the sign: a negative quotient's digits inverted and the flag set, so that the tail's
+    // first add completes the negation (the tail follows in the ROM)
+    for i in 0..3 {
+        c.alu(Alu::Xor, Some(Q + i), Q + i, R(NEG));
+    }
     c.test(NEG);
-    c.chain(Alu::Sub, Some(N), Z, Some(Q), Cin::One);
-    c.sel3(Q, N, Q);
-    c.jump(Act::Jmp, "tail");
 }
 
 /// The record at PA: MB = |mult| << (16 - shift % 16), NEGM its sign mask, X = shift / 16,
@@ -555,7 +566,7 @@ fn clamp(c: &mut Code) {
     c.mov(CNT, R(NEL));
     c.label("cl_elem");
     c.ld3(Q, E);
-    c.jump(Act::Call, "tail");
+    c.call_tail();
     c.count(CNT, "cl_elem");
     c.count(NZ, "cl_chan");
     c.label("cl_fin");
@@ -611,7 +622,7 @@ fn alu(c: &mut Code) {
     c.label("al_pick");
     c.sel3(Q, SV, D);
     c.label("al_write");
-    c.jump(Act::Call, "tail");
+    c.call_tail();
     c.jump(Act::Jmp, "al_next");
     c.label("al_mul");
     c.abs3(AD, D);
@@ -694,7 +705,7 @@ fn thresh(c: &mut Code) {
     c.alu(Alu::Add, Some(PT), PT, R(K1));
     c.count(KK, "th_one");
     c.label("th_done");
-    c.jump(Act::Call, "tail");
+    c.call_tail();
     c.count(CNT, "th_elem");
     c.alu(Alu::Add, Some(PA), PA, R(PSTR));
     c.count(NZ, "th_chan");
@@ -791,7 +802,7 @@ fn pool(c: &mut Code) {
     c.alu(Alu::Sub, Some(Q + 1), Q + 1, R(TW + 1)).cin(Cin::C);
     c.alu(Alu::Sub, Some(Q + 2), Q + 2, R(Z)).cin(Cin::C);
     c.label("po_write");
-    c.jump(Act::Call, "tail");
+    c.call_tail();
     c.alu(Alu::Add, Some(WB), WB, R(SW));
     c.count(CX, "po_out");
     c.alu(Alu::Add, Some(RB), RB, R(SHIW));
@@ -806,9 +817,9 @@ fn pool(c: &mut Code) {
 pub fn assemble() -> Program {
     let mut c = Code(Asm::default());
     c.bare(Act::Dispatch);
+    mulq(&mut c);
     tail(&mut c);
     c.bounds_routine();
-    mulq(&mut c);
     record(&mut c);
     requant(&mut c);
     clamp(&mut c);
