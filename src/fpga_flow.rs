@@ -125,8 +125,13 @@ pub fn vivado_command(dir: &Path) -> String {
 }
 
 fn ice40(b: &Ice40Build, dir: &Path, cycles: u64) -> Flow {
+    // paths within the bundle, as they will be once it is renamed into place (the flow's
+    // paths are absolute, `dir` may be relative)
+    let dir_abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let rel = |p: &Path| {
-        p.strip_prefix(dir)
+        let p_abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        p_abs
+            .strip_prefix(&dir_abs)
             .unwrap_or(p)
             .to_string_lossy()
             .into_owned()
@@ -371,6 +376,14 @@ mod tests {
         };
         let f = ice40(&slow, dir, 1000);
         assert_eq!(f.manifest["timing_met"], false);
+        // a bundle written to a relative directory: its files still named within it
+        let cwd = std::env::current_dir().unwrap();
+        let moved = Ice40Build {
+            bitstream: cwd.join("out/x/ice40/accel.bin"),
+            ..slow.clone()
+        };
+        let f2 = ice40(&moved, Path::new("out/x"), 1000);
+        assert_eq!(f2.manifest["bitstream"], "ice40/accel.bin");
         assert_eq!(f.lines.len(), 2);
         assert!(
             f.lines[1].starts_with("warning: fmax 20.00 MHz is below the 24 MHz clock")
