@@ -269,6 +269,13 @@ impl Code {
             }
         }
     }
+    /// [`Code::fields`] after the first accumulator and the `z`, `y` and `x` that `requant`,
+    /// `clamp`, `lut` and `thresh` all keep at bytes 4 to 13 (into `E`, `NZ`, `NY`, `NX`).
+    fn block_fields(&mut self, rest: &[(Fld, Reg, usize)]) {
+        let mut all = vec![(F16, E, 4), (F16, NZ, 8), (F16, NY, 10), (F16, NX, 12)];
+        all.extend_from_slice(rest);
+        self.fields(&all);
+    }
     /// `d = acc[addr]`, sign-extended to three digits.
     fn ld3(&mut self, d: Reg, addr: Reg) {
         self.alu(Alu::Or, None, addr, R(Z)).act(Act::RdAcc);
@@ -515,11 +522,7 @@ fn record(c: &mut Code) {
 
 fn requant(c: &mut Code) {
     c.label("requant");
-    c.fields(&[
-        (F16, E, 4),
-        (F16, NZ, 8),
-        (F16, NY, 10),
-        (F16, NX, 12),
+    c.block_fields(&[
         (F16, PA, 14),
         (F16, PSTR, 18),
         (F16, TMP, 20),
@@ -553,14 +556,7 @@ fn requant(c: &mut Code) {
 fn clamp(c: &mut Code) {
     c.label("clamp");
     c.no_offset();
-    c.fields(&[
-        (F16, E, 4),
-        (F16, NZ, 8),
-        (F16, NY, 10),
-        (F16, NX, 12),
-        (I32, LO, 14),
-        (I32, HI, 22),
-    ]);
+    c.block_fields(&[(I32, LO, 14), (I32, HI, 22)]);
     c.extent("cl_fin");
     c.label("cl_chan");
     c.mov(CNT, R(NEL));
@@ -644,14 +640,7 @@ fn alu(c: &mut Code) {
 
 fn lut(c: &mut Code) {
     c.label("lut");
-    c.fields(&[
-        (F16, E, 4),
-        (F16, NZ, 8),
-        (F16, NY, 10),
-        (F16, NX, 12),
-        (F16, LB, 14),
-        (F16, MIN, 22),
-    ]);
+    c.block_fields(&[(F16, LB, 14), (F16, MIN, 22)]);
     c.extent("lu_fin");
     c.alu(Alu::Sub, Some(LB), LB, R(MIN));
     c.label("lu_chan");
@@ -670,11 +659,7 @@ fn lut(c: &mut Code) {
 
 fn thresh(c: &mut Code) {
     c.label("thresh");
-    c.fields(&[
-        (F16, E, 4),
-        (F16, NZ, 8),
-        (F16, NY, 10),
-        (F16, NX, 12),
+    c.block_fields(&[
         (F16, PA, 14),
         (F16, I3, 18),
         (F16, PSTR, 20),
