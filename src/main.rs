@@ -4,6 +4,7 @@
 //! never a panic message or a backtrace.
 
 mod analyze_cmd;
+mod board_cmd;
 mod compile_cmd;
 mod data_set;
 mod fpga_flow;
@@ -52,6 +53,10 @@ enum Command {
     /// Run a compiled program on the accelerator's simulator.
     #[command(long_about = simulate_cmd::LONG_ABOUT)]
     Simulate(simulate_cmd::SimulateArgs),
+    /// Run a compiled iCE40 program on the board over its serial port, or serve a virtual
+    /// board to run it on.
+    #[command(long_about = board_cmd::LONG_ABOUT)]
+    Board(board_cmd::BoardArgs),
 }
 
 /// The outcome of a command: `Err` holds the lines to print after `error: `.
@@ -85,6 +90,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze_cmd::run(&args),
         Command::Compile(args) => compile_cmd::run(&args),
         Command::Simulate(args) => simulate_cmd::run(&args),
+        Command::Board(args) => board_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -44,6 +44,17 @@ pub struct SimulateArgs {
     #[arg(long, value_enum, default_value = "isa")]
     pub engine: Engine,
 
+    #[command(flatten)]
+    pub items: ItemArgs,
+
+    /// With --engine rtl: write the waveform of the (last) item's run to FILE (VCD).
+    #[arg(long, value_name = "FILE")]
+    pub vcd: Option<PathBuf>,
+}
+
+/// The inputs a run takes, where its outputs go, and whether it is checked.
+#[derive(Args)]
+pub struct ItemArgs {
     /// Input tensor files (.npy, .npz or .pb); repeat or list several.
     #[arg(short = 'i', long = "input", value_name = "FILE", num_args = 1.., required = true)]
     pub inputs: Vec<PathBuf>,
@@ -55,10 +66,6 @@ pub struct SimulateArgs {
     /// Compare every layer's result with the reference interpreter.
     #[arg(long)]
     pub check: bool,
-
-    /// With --engine rtl: write the waveform of the (last) item's run to FILE (VCD).
-    #[arg(long, value_name = "FILE")]
-    pub vcd: Option<PathBuf>,
 }
 
 /// The design this qweave generates for the bundle's hardware, which the bundle's
@@ -117,7 +124,7 @@ fn rtl_engine(
 
 /// The board engine for the bundle in `dir` (an `ice40up5k` bundle's `accel.sv`, whose top
 /// module `board` the bitstream is built from).
-fn board_engine(
+pub(crate) fn board_engine(
     dir: &Path,
     hw: &HwConfig,
 ) -> Result<qweave_backends::rtl::board::BoardEngine, Vec<String>> {
@@ -175,8 +182,16 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>, Vec<String>> {
     })
 }
 
-pub fn run(args: &SimulateArgs) -> CmdResult {
-    let dir = &args.dir;
+/// A directory `qweave compile` wrote, checked: its hardware, its model at the hw level, and
+/// the program that model compiles to, which must be the bundle's own.
+pub struct Bundle {
+    pub hw: HwConfig,
+    pub graph: qweave_ir::Graph,
+    pub compiled: program::Compiled,
+}
+
+/// Reads and checks the bundle in `dir`.
+pub fn load_bundle(dir: &Path) -> Result<Bundle, Vec<String>> {
     let manifest: serde_json::Value = serde_json::from_slice(&read(dir, "manifest.json")?)
         .map_err(|e| vec![format!("{}: {e}", dir.join("manifest.json").display())])?;
     let version = manifest["version"].as_u64();
@@ -205,34 +220,65 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
             dir.display()
         )]);
     }
+    Ok(Bundle {
+        hw,
+        graph,
+        compiled: c,
+    })
+}
+
+/// What runs a bundle's program.
+pub enum Runner {
+    Isa,
+    Rtl(qweave_backends::rtl::engine::Engine),
+    Board(qweave_backends::rtl::board::BoardEngine),
+    /// A board on a serial line (a real one, or the virtual board's terminal), and its name.
+    Device(Box<dyn serialport::SerialPort>, String),
+}
+
+impl Runner {
+    /// The progress bar's words and the predictions' name for what ran.
+    fn names(&self) -> (&'static str, &'static str) {
+        match self {
+            Runner::Isa => ("ISA simulation", "ISA simulator"),
+            Runner::Rtl(_) => ("RTL simulation", "RTL"),
+            Runner::Board(_) => ("board simulation", "board"),
+            Runner::Device(..) => ("board run", "board"),
+        }
+    }
+}
+
+pub fn run(args: &SimulateArgs) -> CmdResult {
+    let dir = &args.dir;
+    let bundle = load_bundle(dir)?;
     if args.vcd.is_some() && args.engine != Engine::Rtl {
         return Err(vec![
             "--vcd needs --engine rtl (the ISA simulator has no waveforms)".into(),
         ]);
     }
-    let data = data_set::load(&graph, &args.inputs)?;
-    let rtl = match args.engine {
-        Engine::Rtl => Some(rtl_engine(dir, &hw, args.vcd.is_some())?),
-        _ => None,
+    let runner = match args.engine {
+        Engine::Isa => Runner::Isa,
+        Engine::Rtl => Runner::Rtl(rtl_engine(dir, &bundle.hw, args.vcd.is_some())?),
+        Engine::Board => Runner::Board(board_engine(dir, &bundle.hw)?),
     };
-    let board = match args.engine {
-        Engine::Board => Some(board_engine(dir, &hw)?),
-        _ => None,
-    };
+    run_items(dir, &bundle, runner, &args.items, args.vcd.as_deref())
+}
+
+/// Runs each item of `items`' inputs with `runner`, writes the outputs, and reports.
+pub fn run_items(
+    dir: &Path,
+    bundle: &Bundle,
+    mut runner: Runner,
+    items: &ItemArgs,
+    vcd: Option<&Path>,
+) -> CmdResult {
+    let (hw, graph, c) = (&bundle.hw, &bundle.graph, &bundle.compiled);
+    let data = data_set::load(graph, &items.inputs)?;
+    let (doing, done_by) = runner.names();
     let start = Instant::now();
     let bar = progress(
         Some(data.items),
-        match args.engine {
-            Engine::Rtl => {
-                "{spinner} RTL simulation {bar:30} {pos}/{len} items [{elapsed}, eta {eta}]"
-            }
-            Engine::Isa => {
-                "{spinner} ISA simulation {bar:30} {pos}/{len} items [{elapsed}, eta {eta}]"
-            }
-            Engine::Board => {
-                "{spinner} board simulation {bar:30} {pos}/{len} items [{elapsed}, eta {eta}]"
-            }
-        },
+        &format!("{{spinner}} {doing} {{bar:30}} {{pos}}/{{len}} items [{{elapsed}}, eta {{eta}}]"),
     );
     let mut stacked: Vec<Vec<Tensor>> = vec![Vec::new(); graph.outputs.len()];
     // with --check, each item's class (the first output's largest score) on the accelerator
@@ -249,29 +295,26 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
         };
         let inputs = data.item(i);
         let last_item = i + 1 == data.items;
-        let s = match (&rtl, &board) {
-            (Some(engine), _) => execute::simulate_rtl(
-                &c,
-                &graph,
-                &hw,
-                engine,
-                &inputs,
-                args.vcd.as_deref().filter(|_| last_item),
-            ),
-            (None, Some(engine)) => {
-                execute::simulate_board(&c, &graph, &hw, engine, &inputs).map(|(s, all)| {
-                    board_cycles += all;
-                    s
-                })
+        let s =
+            match &mut runner {
+                Runner::Rtl(engine) => {
+                    execute::simulate_rtl(c, graph, hw, engine, &inputs, vcd.filter(|_| last_item))
+                }
+                Runner::Board(engine) => execute::simulate_board(c, graph, hw, engine, &inputs)
+                    .map(|(s, all)| {
+                        board_cycles += all;
+                        s
+                    }),
+                Runner::Device(port, name) => execute::run_device(c, graph, hw, port, &inputs)
+                    .map_err(|e| format!("{name}: {e}")),
+                Runner::Isa => execute::simulate(c, graph, hw, &inputs),
             }
-            (None, None) => execute::simulate(&c, &graph, &hw, &inputs),
-        }
-        .map_err(|e| vec![format!("{}{at}: {e}", dir.display())])?;
-        if args.check {
-            execute::check(&c, &graph, &inputs, &s.run.dram)
+            .map_err(|e| vec![format!("{}{at}: {e}", dir.display())])?;
+        if items.check {
+            execute::check(c, graph, &inputs, &s.run.dram)
                 .map_err(|e| vec![format!("{}{at}: {e}", dir.display())])?;
             // the prediction beside the reference interpreter's (on model.qir)
-            let reference = qweave_interp::run(&graph, &inputs)
+            let reference = qweave_interp::run(graph, &inputs)
                 .map_err(|e| vec![format!("{}{at}: the interpreter: {e}", dir.display())])?;
             classes.push((
                 qweave_analyze::class(&s.outputs),
@@ -286,13 +329,13 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
     }
     bar.finish_and_clear();
     let elapsed = start.elapsed();
-    let model_cycles = match args.engine {
-        Engine::Rtl | Engine::Board => Some(
-            qweave_sim::time(&hw, &c.program)
+    let model_cycles = match runner {
+        Runner::Isa => None,
+        _ => Some(
+            qweave_sim::time(hw, &c.program)
                 .map_err(|e| vec![e.to_string()])?
                 .cycles,
         ),
-        Engine::Isa => None,
     };
     let mut named = Vec::with_capacity(stacked.len());
     for (k, parts) in stacked.into_iter().enumerate() {
@@ -301,7 +344,7 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
             tensor: run_cmd::stack(&parts).map_err(|e| vec![e])?,
         });
     }
-    tensor_io::write(&args.output, &named).map_err(|e| vec![e])?;
+    tensor_io::write(&items.output, &named).map_err(|e| vec![e])?;
     if let Some(run) = last {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
@@ -311,7 +354,7 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
             match model_cycles {
                 Some(m) => format!(
                     " {} (cycle model {m}, {:+.1} %)",
-                    if args.engine == Engine::Board {
+                    if matches!(runner, Runner::Board(_) | Runner::Device(..)) {
                         "on the board, as it counts them"
                     } else {
                         "in RTL"
@@ -349,17 +392,13 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
             "predicted class (largest score of {}): {} {}; the interpreter's: {} ({agree} of {} \
              equal)",
             c.outputs[0].name,
-            match args.engine {
-                Engine::Isa => "ISA simulator",
-                Engine::Rtl => "RTL",
-                Engine::Board => "board",
-            },
+            done_by,
             list(0),
             list(1),
             classes.len()
         );
     }
-    if args.engine == Engine::Board {
+    if matches!(runner, Runner::Board(_)) {
         let _ = writeln!(
             std::io::stderr(),
             "the board simulation took {board_cycles} cycles in all, loading and reading back \
@@ -371,16 +410,21 @@ pub fn run(args: &SimulateArgs) -> CmdResult {
     }
     let _ = writeln!(
         std::io::stderr(),
-        "simulated {} item{} in {:.3} s{}; wrote {}",
+        "{} {} item{} in {:.3} s{}; wrote {}",
+        if matches!(runner, Runner::Device(..)) {
+            "ran"
+        } else {
+            "simulated"
+        },
         data.items,
         if data.items == 1 { "" } else { "s" },
         elapsed.as_secs_f64(),
-        if args.check {
+        if items.check {
             ", every layer equal to the interpreter's"
         } else {
             ""
         },
-        args.output.display()
+        items.output.display()
     );
     Ok(())
 }

@@ -157,3 +157,164 @@ fn the_board_shell_places_routes_and_packs_on_the_up5k() {
     assert_eq!(device, "5k");
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// `qweave board serve` stopped when the test ends, however it ends.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The host of `qweave board run` drives a board over a serial line: here the virtual board
+/// `qweave board serve` makes (the bitstream's design in Verilator behind a pseudo-terminal),
+/// opened as a serial port. The outputs equal the ISA simulator's, every layer is checked,
+/// and the board's cycle count is reported; a second run on the same board works too. A
+/// port that cannot be opened, a line with no board behind it and a bundle with no board
+/// shell are errors that say so.
+#[test]
+fn a_host_runs_a_bundle_on_the_virtual_board_over_its_terminal() {
+    use std::io::BufRead;
+    let tmp = std::env::temp_dir().join(format!("qweave-board-host-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let cache = common::root().join(".cache");
+    let run = |args: &[&str]| common::qweave_env(args, &[("QWEAVE_CACHE", &cache)]);
+    let bundle = tmp.join("w1a1");
+    let b = bundle.to_str().unwrap();
+    let r = run(&[
+        "compile",
+        "tests/models/digits_w1a1.onnx",
+        "--target",
+        "ice40up5k",
+        "--no-fpga-tools",
+        "-o",
+        b,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let x = "examples/digits_image.npz";
+    let y_isa = tmp.join("isa.npz");
+    let r = run(&["simulate", b, "-i", x, "-o", y_isa.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qweave"))
+        .args(["board", "serve", b])
+        .env("QWEAVE_CACHE", &cache)
+        .current_dir(common::root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let served = Served(child);
+    let mut first = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .unwrap();
+    let port = first
+        .trim()
+        .rsplit_once(" is on ")
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_else(|| panic!("serve printed {first:?}"));
+    for k in 0..2 {
+        let y = tmp.join(format!("board{k}.npz"));
+        let r = run(&[
+            "board",
+            "run",
+            b,
+            "--port",
+            &port,
+            "--timeout",
+            "120",
+            "--check",
+            "-i",
+            x,
+            "-o",
+            y.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(
+            r.stdout
+                .contains("on the board, as it counts them (cycle model"),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains("board 3; the interpreter's: 3"),
+            "{}",
+            r.stdout
+        );
+        assert!(
+            r.stderr.contains("ran 1 item in") && r.stderr.contains("every layer equal"),
+            "{}",
+            r.stderr
+        );
+        let read = |p: &std::path::Path| qweave_frontend::files::read(p).unwrap()[0].tensor.clone();
+        assert_eq!(read(&y), read(&y_isa));
+    }
+    drop(served);
+
+    let y = tmp.join("y.npz");
+    let y = y.to_str().unwrap();
+    // no such port
+    let r = run(&[
+        "board",
+        "run",
+        b,
+        "--port",
+        "/dev/qweave-none",
+        "-i",
+        x,
+        "-o",
+        y,
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("/dev/qweave-none: cannot open the board's serial port"),
+        "{}",
+        r.stderr
+    );
+    // a terminal with nothing answering behind it
+    let (_master, slave) = serialport::TTYPort::pair().unwrap();
+    let silent = serialport::SerialPort::name(&slave).unwrap();
+    let r = run(&[
+        "board",
+        "run",
+        b,
+        "--port",
+        &silent,
+        "--timeout",
+        "0.5",
+        "-i",
+        x,
+        "-o",
+        y,
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(&format!("{silent}: loading DRAM: ")),
+        "{}",
+        r.stderr
+    );
+    assert!(!std::path::Path::new(y).exists());
+    // a bundle without the board shell
+    let sim = tmp.join("sim");
+    let r = run(&[
+        "compile",
+        "tests/models/digits_w1a1.onnx",
+        "-o",
+        sim.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&["board", "serve", sim.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("a sim bundle has no board shell"),
+        "{}",
+        r.stderr
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -178,9 +178,40 @@ pub fn simulate_board(
     let bytes = (dram.len() * 2 + c.program.len() * 64 + 64) as u64;
     let limit = bytes * 10 * u64::from(crate::rtl::board::divisor(hw)?) + 20 * model.cycles;
     let r = engine.run(&c.program, &dram, limit)?;
+    Ok((
+        board_outputs(c, g, &model, r.dram, r.cycles)?,
+        r.total_cycles,
+    ))
+}
+
+/// Runs `c` on a board (the iCE40's bitstream of `hw`) on the serial `line` with `inputs`:
+/// DRAM and the program loaded, run and read back over it. The cycles are the board's count;
+/// MACs and DRAM bytes are counted from the program.
+pub fn run_device<L: std::io::Read + std::io::Write>(
+    c: &Compiled,
+    g: &Graph,
+    hw: &HwConfig,
+    line: &mut L,
+    inputs: &[Tensor],
+) -> Result<Simulated, String> {
+    let dram = prepare(c, g, inputs)?;
+    let model = qweave_sim::time(hw, &c.program).map_err(|e| e.to_string())?;
+    let r = crate::rtl::board_host::run(line, &c.program, &dram)?;
+    board_outputs(c, g, &model, r.dram, r.cycles)
+}
+
+/// What a run on a board (real or simulated) gives: DRAM read back and the board's cycles,
+/// with MACs and DRAM bytes counted from the program (`model`).
+fn board_outputs(
+    c: &Compiled,
+    g: &Graph,
+    model: &qweave_sim::Run,
+    dram: Vec<u8>,
+    cycles: u64,
+) -> Result<Simulated, String> {
     let run = qweave_sim::Run {
-        dram: r.dram,
-        cycles: r.cycles,
+        dram,
+        cycles,
         macs: model.macs,
         dram_bytes: model.dram_bytes,
         instructions: model.instructions,
@@ -188,7 +219,7 @@ pub fn simulate_board(
         times: Vec::new(),
     };
     let outputs = outputs(c, g, &run.dram)?;
-    Ok((Simulated { run, outputs }, r.total_cycles))
+    Ok(Simulated { run, outputs })
 }
 
 /// The first difference between the accelerator and the interpreter.

@@ -247,22 +247,13 @@ impl BoardEngine {
 
     /// Loads `dram` and `program` over the UART, runs it, and reads DRAM back.
     pub fn run(&self, program: &[Instr], dram: &[u8], max_cycles: u64) -> Result<BoardRun, String> {
-        let bin = qweave_hw::isa::binary::encode(program).map_err(|e| e.to_string())?;
-        check_memory(dram.len(), program.len())?;
-        let base = program_base(dram.len());
+        let steps = steps(program, dram)?;
         let files = Files::new("qweave-board-run")?;
-        let words = dram.len().div_ceil(4);
-        let steps: [(&str, Vec<u8>, usize); 4] = [
-            ("dram", write_command(0, dram), 1),
-            ("program", write_command(base, &bin[16..]), 1),
-            ("run", run_command(base), 5),
-            ("read", read_command(0, words), 4 * words),
-        ];
         let mut orders = String::new();
-        for (name, bytes, expect) in &steps {
-            let path: PathBuf = files.0.join(name);
-            std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-            orders += &format!("send {} {expect}\n", path.display());
+        for (k, step) in steps.iter().enumerate() {
+            let path: PathBuf = files.0.join(format!("step{k}"));
+            std::fs::write(&path, &step.send).map_err(|e| format!("{}: {e}", path.display()))?;
+            orders += &format!("send {} {}\n", path.display(), step.reply);
         }
         let out = files.0.join("replies");
         orders += &format!("out {}\nmax_cycles {max_cycles}\nrun\n", out.display());
@@ -278,21 +269,156 @@ impl BoardEngine {
                 )
             })?;
         let replies = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        if replies.len() != 7 + 4 * words || replies[..2] != *b"KK" {
+        let mut at = 0;
+        let mut answers = Vec::with_capacity(steps.len());
+        for step in &steps {
+            let end = (at + step.reply).min(replies.len());
+            answers.push(&replies[at..end]);
+            at = end;
+        }
+        if at != replies.len() {
             return Err(format!(
-                "the board's replies were {} bytes beginning {:?}, not 'K', 'K', a run's 5 \
-                 and {} of DRAM",
-                replies.len(),
-                &replies[..replies.len().min(8)],
-                4 * words
+                "the board sent {} bytes more than its replies",
+                replies.len() - at
             ));
         }
-        let cycles = run_reply(&replies[2..7])?;
+        let (dram, cycles) = results(&steps, &answers, dram.len())?;
         Ok(BoardRun {
-            dram: replies[7..7 + dram.len()].to_vec(),
+            dram,
             cycles,
             total_cycles,
         })
+    }
+
+    /// The virtual board: the shell in Verilator behind a pseudo-terminal, which a host opens
+    /// as it would a real board's serial port. It runs until the returned value is dropped.
+    pub fn serve(&self) -> Result<VirtualBoard, String> {
+        let mut running = self.model.spawn("pty\nrun\n")?;
+        let line = running.line()?;
+        let path = line
+            .strip_prefix("pty ")
+            .ok_or_else(|| format!("the virtual board said {line:?}, not its terminal"))?;
+        Ok(VirtualBoard {
+            path: PathBuf::from(path),
+            running,
+        })
+    }
+}
+
+/// The board shell in Verilator behind a pseudo-terminal (see [`BoardEngine::serve`]).
+#[derive(Debug)]
+pub struct VirtualBoard {
+    /// The terminal a host opens.
+    pub path: PathBuf,
+    running: qweave_rtl::Running,
+}
+
+impl VirtualBoard {
+    /// Waits until the simulation ends (it does not by itself: this process's end stops it).
+    pub fn wait(&mut self) -> Result<std::process::ExitStatus, String> {
+        self.running.wait()
+    }
+}
+
+/// One exchange of a run: what the host sends, and how many bytes the board replies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// What the step does, for errors ("loading DRAM", ...).
+    pub what: &'static str,
+    pub send: Vec<u8>,
+    pub reply: usize,
+}
+
+/// A run's exchanges: DRAM written from word 0, the program above it, the run, and DRAM
+/// read back.
+pub fn steps(program: &[Instr], dram: &[u8]) -> Result<Vec<Step>, String> {
+    let bin = qweave_hw::isa::binary::encode(program).map_err(|e| e.to_string())?;
+    check_memory(dram.len(), program.len())?;
+    let base = program_base(dram.len());
+    let words = dram.len().div_ceil(4);
+    Ok(vec![
+        Step {
+            what: "loading DRAM",
+            send: write_command(0, dram),
+            reply: 1,
+        },
+        Step {
+            what: "loading the program",
+            send: write_command(base, &bin[16..]),
+            reply: 1,
+        },
+        Step {
+            what: "running the program",
+            send: run_command(base),
+            reply: 5,
+        },
+        Step {
+            what: "reading DRAM back",
+            send: read_command(0, words),
+            reply: 4 * words,
+        },
+    ])
+}
+
+/// Whether `answer` is the protocol's reply to `step`; the error names the step.
+pub fn check_answer(step: &Step, answer: &[u8]) -> Result<(), String> {
+    if answer.first() == Some(&b'?') {
+        return Err(format!(
+            "{}: the board answered '?', an unknown command: it was in the middle of another \
+             (configure it again to reset it)",
+            step.what
+        ));
+    }
+    if answer.len() != step.reply {
+        return Err(format!(
+            "{}: the board answered {} byte(s){}, not {}",
+            step.what,
+            answer.len(),
+            shown(answer),
+            step.reply
+        ));
+    }
+    match step.send[0] {
+        b'W' if answer != b"K" => Err(format!(
+            "{}: the board answered{}, not 'K'",
+            step.what,
+            shown(answer)
+        )),
+        b'G' => run_reply(answer)
+            .map(|_| ())
+            .map_err(|e| format!("{}: {e}", step.what)),
+        _ => Ok(()),
+    }
+}
+
+/// DRAM (its first `dram_bytes`) and the run's cycles from the board's `answers` to `steps`.
+pub fn results(
+    steps: &[Step],
+    answers: &[&[u8]],
+    dram_bytes: usize,
+) -> Result<(Vec<u8>, u64), String> {
+    let mut cycles = None;
+    let mut dram = None;
+    for (step, answer) in steps.iter().zip(answers) {
+        check_answer(step, answer)?;
+        match step.send[0] {
+            b'G' => cycles = run_reply(answer).ok(),
+            b'R' => dram = Some(answer[..dram_bytes.min(answer.len())].to_vec()),
+            _ => {}
+        }
+    }
+    match (dram, cycles) {
+        (Some(d), Some(c)) => Ok((d, c)),
+        _ => Err("a run's steps must run the program and read DRAM back".into()),
+    }
+}
+
+/// The first bytes of `answer`, for an error.
+fn shown(answer: &[u8]) -> String {
+    if answer.is_empty() {
+        String::new()
+    } else {
+        format!(" \"{}\"", answer[..answer.len().min(8)].escape_ascii())
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod accel;
 pub mod board;
+pub mod board_host;
 pub mod engine;
 pub mod packed_mac;
 pub mod ucode;

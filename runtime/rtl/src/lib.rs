@@ -207,3 +207,67 @@ impl Model {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
+
+/// A model left running: its standard output is read a line at a time, and the process is
+/// ended when this is dropped.
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    exe: PathBuf,
+}
+
+impl Model {
+    /// Starts the model with `input` on its standard input (then closed) and leaves it
+    /// running; its standard error goes where this process's does.
+    pub fn spawn(&self, input: &str) -> Result<Running, String> {
+        use std::io::Write;
+        let mut child = Command::new(&self.exe)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", self.exe.display()))?;
+        let mut stdin = child.stdin.take().ok_or("the model's standard input")?;
+        stdin
+            .write_all(input.as_bytes())
+            .map_err(|e| format!("{}: {e}", self.exe.display()))?;
+        drop(stdin);
+        let stdout = child.stdout.take().ok_or("the model's standard output")?;
+        Ok(Running {
+            child,
+            stdout: std::io::BufReader::new(stdout),
+            exe: self.exe.clone(),
+        })
+    }
+}
+
+impl Running {
+    /// The next line the model prints (without its end), or an error once it has ended.
+    pub fn line(&mut self) -> Result<String, String> {
+        use std::io::BufRead;
+        let mut text = String::new();
+        let n = self
+            .stdout
+            .read_line(&mut text)
+            .map_err(|e| format!("{}: {e}", self.exe.display()))?;
+        if n == 0 {
+            let status = self.child.wait().map_err(|e| e.to_string())?;
+            return Err(format!("{} ended ({status})", self.exe.display()));
+        }
+        Ok(text.trim_end().to_string())
+    }
+
+    /// Waits for the model to end by itself.
+    pub fn wait(&mut self) -> Result<std::process::ExitStatus, String> {
+        self.child
+            .wait()
+            .map_err(|e| format!("{}: {e}", self.exe.display()))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
