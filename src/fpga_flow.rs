@@ -102,15 +102,17 @@ pub fn run(
             .map_err(|e| e.to_string())?;
             let script = vivado.join("build.tcl");
             std::fs::write(&script, tcl).map_err(|e| io(&script, e))?;
-            // yosys reads the PE (the part of the design that holds every DSP48E2), not the
-            // whole: the array and memories pass whole memories as ports, which it cannot
+            // yosys reads one column of the array (its PEs, cascade, lane decoders and lane
+            // sums: every DSP48E2 of the design), not the whole: the array and memories pass
+            // whole memories as ports, which it cannot
             let yosys = dir.join("yosys");
             std::fs::create_dir_all(&yosys).map_err(|e| io(&yosys, e))?;
-            let pe_sv = yosys.join("qw_dsp_pe.sv");
-            let source = packed_mac::pe(&accel.params.packings)?;
-            std::fs::write(&pe_sv, source).map_err(|e| io(&pe_sv, e))?;
-            let cells = qweave_fpga::yosys_utilization(&[pe_sv], "qw_dsp_pe", &yosys, false)
-                .map_err(|e| e.to_string())?;
+            let column_sv = yosys.join("qw_dsp_column.sv");
+            let source = packed_mac::column(&accel.params.depths, hw.rows)?;
+            std::fs::write(&column_sv, source).map_err(|e| io(&column_sv, e))?;
+            let cells =
+                qweave_fpga::yosys_utilization(&[column_sv], "qw_dsp_column", &yosys, false)
+                    .map_err(|e| e.to_string())?;
             zynq(hw, accel, &cells, chip, cycles).map(Some)
         }
     }
@@ -201,50 +203,56 @@ fn ice40(b: &Ice40Build, dir: &Path, cycles: u64) -> Flow {
 fn zynq(
     hw: &HwConfig,
     accel: &Accel,
-    pe: &XilinxCells,
+    column: &XilinxCells,
     chip: &Part,
     cycles: u64,
 ) -> Result<Flow, String> {
     let part = chip.device;
+    let rows = u64::from(hw.rows);
     // the cost model counts one DSP48E2 a PE: yosys must agree
-    if pe.dsp48e2 != 1 {
+    if column.dsp48e2 != rows {
         return Err(format!(
-            "yosys maps the PE (qw_dsp_pe) to {} DSP48E2, not the 1 the resource model \
-             counts; the log is yosys/synth.log",
-            pe.dsp48e2
+            "yosys maps a column of {rows} PEs (qw_dsp_column) to {} DSP48E2, not the {rows} \
+             the resource model counts; the log is yosys/synth.log",
+            column.dsp48e2
         ));
     }
-    let pes = u64::from(hw.rows) * u64::from(hw.cols);
+    let cols = u64::from(hw.cols);
+    let pes = rows * cols;
     let built = &accel.params.packings;
     let products = |m: &qweave_hw::pe::PeMode| u32::from(m.kp) * u32::from(m.np);
     let most = built.iter().map(products).max().unwrap_or(1);
-    // the array's PEs alone against the part (its column adder trees, memories and control
-    // come on top)
+    // the array's columns alone against the part (memories and control come on top)
     let over = chip.over(|r| match r {
-        "LUT" => pes * pe.luts,
-        "DSP48E2" => pes * pe.dsp48e2,
+        "LUT" => cols * column.luts,
+        "DSP48E2" => cols * column.dsp48e2,
         _ => 0,
     });
     let command = "vivado -mode batch -source build.tcl";
     let manifest = json!({
-        "flow": "Vivado (not run here), yosys synth_xilinx -family xcup of the PE",
+        "flow": "Vivado (not run here), yosys synth_xilinx -family xcup of a column of the array",
         "part": part,
         "vivado_script": "vivado/build.tcl",
         "vivado_command": format!("cd vivado && {command}"),
         "implement": "out_of_context",
         "target_mhz": hw.clock_mhz,
         "latency_us_at_target": cycles as f64 / f64::from(hw.clock_mhz),
+        "column": {
+            "module": "qw_dsp_column",
+            "rows": rows,
+            "dsp48e2": column.dsp48e2,
+            "luts": column.luts,
+            "ffs": column.ffs,
+            "carry": column.get("CARRY4") + column.carry8,
+        },
         "pe": {
-            "module": "qw_dsp_pe",
-            "dsp48e2": pe.dsp48e2,
-            "luts": pe.luts,
-            "ffs": pe.ffs,
-            "carry": pe.get("CARRY4") + pe.carry8,
+            "dsp48e2": column.dsp48e2 / rows,
+            "luts": column.luts.div_ceil(rows),
         },
         "array": {
             "pes": pes,
-            "dsp48e2": pes * pe.dsp48e2,
-            "luts": pes * pe.luts,
+            "dsp48e2": cols * column.dsp48e2,
+            "luts": cols * column.luts,
             "over": over.iter().map(ToString::to_string).collect::<Vec<_>>(),
         },
         "packings": built.iter().map(|m| json!({
@@ -264,24 +272,25 @@ fn zynq(
     );
     let _ = writeln!(
         report,
-        "yosys `synth_xilinx -family xcup` maps the PE to {} DSP48E2, {} LUTs and {} \
-         flip-flops, so the {}x{} array's PEs take {} DSP48E2 and {} LUTs (its column adder \
-         trees, memories and control come on top). Products per DSP48E2 in each packing the \
-         PE is built with:\n",
-        pe.dsp48e2,
-        pe.luts,
-        pe.ffs,
+        "yosys `synth_xilinx -family xcup` maps a column of the array ({rows} PEs down the \
+         DSP cascade, the lane decoders and the lane sums) to {} DSP48E2, {} LUTs and {} \
+         flip-flops, so the {}x{} array takes {} DSP48E2 and {} LUTs (memories and control \
+         come on top). Products per DSP48E2 in each packing the PEs are built with:\n",
+        column.dsp48e2,
+        column.luts,
+        column.ffs,
         hw.rows,
         hw.cols,
-        pes * pe.dsp48e2,
-        pes * pe.luts
+        cols * column.dsp48e2,
+        cols * column.luts
     );
     for o in &over {
         let _ = writeln!(
             report,
-            "**The array alone does not fit:** {o}. The resource model counts the lane \
-             decoders once per column every `depth` rows, but this PE decodes its lanes \
-             itself, so placement will run out of LUTs.\n"
+            "**The array alone does not fit:** {o}. Each PE packs its operands for every \
+             packing it is built with and multiplexes them onto the DSP48E2's ports in LUTs, \
+             and every lane is summed over the column at 48 bits; the resource model counts \
+             far less of both, so placement will run out of LUTs.\n"
         );
     }
     let _ = writeln!(report, "| packing | products per DSP48E2 |\n|---|---|");
@@ -289,19 +298,18 @@ fn zynq(
         let _ = writeln!(report, "| {} | {} |", m.describe(), products(m));
     }
     let mut lines = vec![format!(
-        "yosys: the PE is {} DSP48E2 and {} LUTs ({} DSP48E2 in the {}x{} array, up to \
-         {most} products each)",
-        pe.dsp48e2,
-        pe.luts,
-        pes * pe.dsp48e2,
+        "yosys: a column of {rows} PEs is {} DSP48E2 and {} LUTs ({} DSP48E2 and {} LUTs in \
+         the {}x{} array, up to {most} products a DSP48E2)",
+        column.dsp48e2,
+        column.luts,
+        cols * column.dsp48e2,
+        cols * column.luts,
         hw.rows,
         hw.cols
     )];
-    lines.extend(
-        over.iter().map(|o| {
-            format!("warning: by yosys' count of the PE, the array alone does not fit: {o}")
-        }),
-    );
+    lines.extend(over.iter().map(|o| {
+        format!("warning: by yosys' count of a column, the array alone does not fit: {o}")
+    }));
     Ok(Flow {
         manifest,
         fmax_mhz: None,

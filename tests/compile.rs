@@ -326,7 +326,7 @@ fn a_failing_fpga_tool_surfaces_its_command_and_log() {
     );
     assert!(
         r.stderr
-            .contains("synth_xilinx -family xcup -top qw_dsp_pe"),
+            .contains("synth_xilinx -family xcup -top qw_dsp_column"),
         "{}",
         r.stderr
     );

@@ -330,10 +330,15 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
         serde_json::from_slice(&std::fs::read(dsp.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["rtl"]["sv"], "accel.sv", "{m}");
     let sv = std::fs::read_to_string(dsp.join("accel.sv")).unwrap();
-    assert!(sv.contains("module qw_dsp_pe") && sv.contains("filter 3x2"));
-    // the FPGA step: yosys maps the PE to one DSP48E2, and the Vivado script implements
-    // the design out of context; the command to run it is printed
+    assert!(
+        sv.contains("module qw_dsp_mul")
+            && sv.contains("module qw_dsp_column")
+            && sv.contains("filter 3x2")
+    );
+    // the FPGA step: yosys maps a column of 16 PEs to 16 DSP48E2, and the Vivado script
+    // implements the design out of context; the command to run it is printed
     let fpga = &m["fpga"];
+    assert_eq!(fpga["column"]["dsp48e2"], 16, "{fpga}");
     assert_eq!(fpga["pe"]["dsp48e2"], 1, "{fpga}");
     assert_eq!(fpga["array"]["dsp48e2"], 256, "{fpga}");
     assert!(fpga["pe"]["luts"].as_u64().unwrap() > 0, "{fpga}");

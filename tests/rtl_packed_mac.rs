@@ -125,13 +125,22 @@ fn packed_macs_in_verilator_equal_the_packing_model() {
     assert!(ps.len() >= 12, "{} packings", ps.len());
     let pes: Vec<pe::PeMode> = ps.iter().map(pe::PeMode::of_packing).collect();
     let pe_sv = packed_mac::pe(&pes).unwrap_or_else(|e| panic!("{e}"));
+    let mul_sv = packed_mac::multiplier(&pes).unwrap_or_else(|e| panic!("{e}"));
     let scratch = common::root().join(".cache/rtl/lint");
     verilator
-        .lint(&scratch, "qw_dsp_pe", &[("qw_dsp_pe.sv", pe_sv.clone())])
+        .lint(
+            &scratch,
+            "qw_dsp_pe",
+            &[
+                ("qw_dsp_pe.sv", pe_sv.clone()),
+                ("qw_dsp_mul.sv", mul_sv.clone()),
+            ],
+        )
         .unwrap_or_else(|e| panic!("{e}"));
     let (kpm, npm, lm) = packed_mac::sizes(&pes);
     let sources = [
         ("qw_dsp_pe.sv", pe_sv),
+        ("qw_dsp_mul.sv", mul_sv),
         ("qw_pmac_test.sv", top(kpm, npm, lm)),
     ];
     let model = verilator

@@ -35,7 +35,7 @@ pub const BRICKS_ARRAY: [(&str, &str); 3] = [
     ("qw_gemm.sv", include_str!("sv/qw_gemm.sv")),
 ];
 
-/// The array for DSP48E2 PEs (the PE itself is generated: `packed_mac::pe`).
+/// The array for DSP48E2 PEs (its columns are generated: `packed_mac::column`).
 const DSP_ARRAY: (&str, &str) = ("qw_gemm_dsp.sv", include_str!("sv/qw_gemm_dsp.sv"));
 
 /// The datapath primitives besides the array, in the order `accel.sv` holds them.
@@ -74,6 +74,9 @@ pub struct Params {
     pub products: u32,
     /// The DSP packings the PEs are built with (none for bricks PEs).
     pub packings: Vec<qweave_hw::pe::PeMode>,
+    /// Each packing with its accumulation depth under each mode that lists it: how far down
+    /// a column its products may be summed before a decode.
+    pub depths: Vec<(qweave_hw::pe::PeMode, u64)>,
     pub acc_bits: u32,
     /// Operand slots of the input buffer (both halves) and of the weight buffer: as many as
     /// the narrowest mode holds.
@@ -95,13 +98,15 @@ impl Params {
     pub fn of(hw: &HwConfig) -> Result<Params, String> {
         hw.validate().map_err(|e| e.to_string())?;
         let mut packings = Vec::new();
-        for p in &hw.packings {
-            if hw.pe == PeKind::Dsp48e2 && !packings.contains(&p.pe) {
+        let mut depths = Vec::new();
+        for p in hw.packings.iter().filter(|_| hw.pe == PeKind::Dsp48e2) {
+            if !packings.contains(&p.pe) {
                 packings.push(p.pe);
             }
+            depths.push((p.pe, p.pe.depth(p.mode)));
         }
         if hw.pe == PeKind::Dsp48e2 {
-            packed_mac::pe(&packings)?;
+            packed_mac::column(&depths, hw.rows)?;
         }
         for m in hw.modes.iter().filter(|_| hw.pe == PeKind::Lut) {
             let bricks = u32::from(m.mode.w.div_ceil(2)) * u32::from(m.mode.a.div_ceil(2));
@@ -136,6 +141,7 @@ impl Params {
             cols: hw.cols,
             products,
             packings,
+            depths,
             acc_bits: u32::from(hw.acc_bits),
             inp_entries: 2 * hw.rows * hw.input_bank_bytes * 8 / min_a,
             wgt_entries: hw.cols * hw.weight_bank_bytes * 8 / min_w,
@@ -224,7 +230,10 @@ fn primitives(p: &Params) -> Result<String, String> {
     let mut parts: Vec<String> = if p.packings.is_empty() {
         BRICKS_ARRAY.iter().map(|(_, t)| t.to_string()).collect()
     } else {
-        vec![packed_mac::pe(&p.packings)?, DSP_ARRAY.1.to_string()]
+        vec![
+            packed_mac::column(&p.depths, p.rows)?,
+            DSP_ARRAY.1.to_string(),
+        ]
     };
     parts.extend(PRIMITIVES.iter().map(|(_, t)| t.to_string()));
     Ok(parts.join("\n"))

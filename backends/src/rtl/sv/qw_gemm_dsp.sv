@@ -18,8 +18,10 @@
 //
 // Each row keeps its reduction index as (channel, kernel row, kernel column or tap group) and
 // steps it by ROWS in mixed radix at each fold. The pipeline is qw_gemm's: addresses, the
-// 2-stage input buffer, the PEs (each decodes its lanes: no cascade), each column's adder
-// tree per lane, and the partial-sum sorter, which adds each lane's sum to its accumulator
+// 2-stage input buffer, the columns (qw_dsp_column: the PEs' products summed down the DSP
+// cascade as far as the packing's accumulation depth allows, each group's lanes decoded and
+// summed; the stage after it holds the sums, as the bricks array's adder trees do), and the
+// partial-sum sorter, which adds each lane's sum to its accumulator
 // and writes it back in the same cycle (so the lanes a window adds into the previous
 // window's outputs, and consecutive folds, never stall). An output starts from zero on the
 // first lane that reaches it in the first fold of a resetting gemm.
@@ -197,30 +199,16 @@ module qw_gemm_dsp #(
     end
   end
 
-  // stage 3: the PEs, each decoding its own lanes
-  logic [L*48-1:0] pe_lanes [ROWS][COLS];
-  for (genvar r = 0; r < ROWS; r++) begin : row
-    for (genvar c = 0; c < COLS; c++) begin : col
-      logic [L*48-1:0] lanes;
-      // the cascade output: the array decodes behind every PE, so nothing reads it
-      /* verilator lint_off UNUSEDSIGNAL */
-      logic signed [47:0] pcout;
-      /* verilator lint_on UNUSEDSIGNAL */
-      qw_dsp_pe pe (.cfg(cfg_pe), .w(w2[c][r]), .a(a2[r]), .pcin(48'sd0), .pcout, .lanes);
-      always_ff @(posedge clk) pe_lanes[r][c] <= lanes;
-    end
-  end
-
-  // stage 4: each column's adder tree, one per lane
+  // stage 3: each column's PEs down their cascade, a group of the packing's depth decoded at
+  // its last row, the lanes summed over the groups (qw_dsp_column); stage 4 holds the sums
+  logic [L*48-1:0] col_lanes [COLS];
   logic signed [SUM-1:0] col_sum [COLS*L];
-  for (genvar c = 0; c < COLS; c++) begin : tree
+  for (genvar c = 0; c < COLS; c++) begin : col
+    logic [L*48-1:0] sums;
+    qw_dsp_column column (.cfg(cfg_pe), .w(w2[c]), .a(a2), .sums);
+    always_ff @(posedge clk) col_lanes[c] <= sums;
     for (genvar l = 0; l < L; l++) begin : lane
-      always_ff @(posedge clk) begin
-        logic signed [SUM-1:0] s;
-        s = 0;
-        for (int r = 0; r < ROWS; r++) s = s + $signed(pe_lanes[r][c][48*l +: 48]);
-        col_sum[c*L + l] <= s;
-      end
+      always_ff @(posedge clk) col_sum[c*L + l] <= $signed(col_lanes[c][48*l +: 48]);
     end
   end
 
