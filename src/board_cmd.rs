@@ -100,8 +100,9 @@ fn run_on_board(args: &RunArgs) -> CmdResult {
             args.port
         )]
     })?;
-    // whatever the line held from before is no answer of this run's
-    let _ = port.clear(serialport::ClearBuffer::All);
+    let mut port = Port(port);
+    qweave_backends::rtl::board_host::sync(&mut port, timeout)
+        .map_err(|e| vec![format!("{}: {e}", args.port)])?;
     simulate_cmd::run_items(
         &args.dir,
         &bundle,
@@ -109,6 +110,30 @@ fn run_on_board(args: &RunArgs) -> CmdResult {
         &args.items,
         None,
     )
+}
+
+/// A board's serial port, as the host's protocol uses it.
+pub struct Port(Box<dyn serialport::SerialPort>);
+
+impl std::io::Read for Port {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for Port {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl qweave_backends::rtl::board_host::Line for Port {
+    fn set_wait(&mut self, wait: Duration) -> std::io::Result<()> {
+        self.0.set_timeout(wait).map_err(std::io::Error::from)
+    }
 }
 
 /// The serial port at `path`, 8N1 at the board's rate, reads and writes waiting at most

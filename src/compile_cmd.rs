@@ -194,6 +194,16 @@ pub fn run(args: &CompileArgs) -> CmdResult {
             crate::fpga_flow::vivado_command(dir)
         );
     }
+    if flow.is_some() && target == Target::Ice40up5k {
+        let _ = writeln!(
+            err,
+            "to run it on an iCEBreaker: iceprog {}, then qweave board run {} --port \
+             /dev/ttyUSB1 -i INPUTS -o OUTPUT (or on the virtual board: qweave board serve {})",
+            dir.join("ice40/accel.bin").display(),
+            dir.display(),
+            dir.display()
+        );
+    }
     let _ = write!(err, "{table}");
     let _ = writeln!(
         err,

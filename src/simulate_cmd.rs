@@ -233,7 +233,7 @@ pub enum Runner {
     Rtl(qweave_backends::rtl::engine::Engine),
     Board(qweave_backends::rtl::board::BoardEngine),
     /// A board on a serial line (a real one, or the virtual board's terminal), and its name.
-    Device(Box<dyn serialport::SerialPort>, String),
+    Device(crate::board_cmd::Port, String),
 }
 
 impl Runner {

@@ -422,6 +422,12 @@ fn compiling_for_the_ice40_builds_a_bitstream_iceunpack_reads() {
         r.stderr
     );
     assert!(r.stderr.contains("(fmax)"), "{}", r.stderr);
+    // how to load it and run on it
+    assert!(
+        r.stderr.contains("iceprog ") && r.stderr.contains("qweave board run "),
+        "{}",
+        r.stderr
+    );
     let _ = writeln!(
         std::io::stderr(),
         "ice40 flow on digits_w1a1: fmax {fmax:.2} MHz\n{}",

@@ -364,8 +364,8 @@ pub fn steps(program: &[Instr], dram: &[u8]) -> Result<Vec<Step>, String> {
 pub fn check_answer(step: &Step, answer: &[u8]) -> Result<(), String> {
     if answer.first() == Some(&b'?') {
         return Err(format!(
-            "{}: the board answered '?', an unknown command: it was in the middle of another \
-             (configure it again to reset it)",
+            "{}: the board answered '?', an unknown command: bytes of it were lost on the \
+             line",
             step.what
         ));
     }

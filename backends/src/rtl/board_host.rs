@@ -3,9 +3,97 @@
 //! same exchanges as the board engine's ([`super::board::steps`]), one at a time, each
 //! reply awaited before the next command.
 
-use super::board::{Step, check_answer, results, steps};
+use super::board::{MEMORY_BYTES, Step, check_answer, results, steps};
 use qweave_hw::isa::Instr;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
+use std::time::Duration;
+
+/// A serial line to a board whose reads wait at most a time that can change: briefly while
+/// [`sync`] listens, long while a run's reply is awaited.
+pub trait Line: Read + Write {
+    fn set_wait(&mut self, wait: Duration) -> io::Result<()>;
+}
+
+/// How long [`sync`] listens for a reply before taking silence for an answer.
+const LISTEN: Duration = Duration::from_millis(20);
+
+/// Brings the board's shell to its idle state, whatever a host stopped in the middle of a
+/// command left it in, then leaves reads waiting `wait`. A shell waiting for a command's
+/// header or data takes zero bytes until the command is complete (a write's data is at most
+/// the board's memory) and answers `K`; at its idle state it answers each zero with `?`,
+/// an unknown command. So: what the line holds is drained, zeros are sent in growing blocks
+/// until an answer comes, the answers are drained, and one more zero must be answered `?`.
+/// The zeros a write takes only change memory that a run loads anew.
+pub fn sync<L: Line>(line: &mut L, wait: Duration) -> Result<(), String> {
+    let io = |e: io::Error| match e.kind() {
+        ErrorKind::TimedOut => "bringing the board to its idle state: the line took no more \
+                                bytes and gave no answer (is the board connected, and the \
+                                bundle's bitstream on it?)"
+            .to_string(),
+        _ => format!("bringing the board to its idle state: {e}"),
+    };
+    line.set_wait(LISTEN).map_err(io)?;
+    drain(line).map_err(io)?;
+    let limit = MEMORY_BYTES + 4096;
+    let (mut sent, mut block) = (0, 64);
+    loop {
+        if sent > limit {
+            return Err(format!(
+                "bringing the board to its idle state: {sent} bytes sent and no answer (is the \
+                 bundle's bitstream on it? configure it again)"
+            ));
+        }
+        send(line, &vec![0; block]).map_err(io)?;
+        sent += block;
+        if drain(line).map_err(io)? > 0 {
+            break;
+        }
+        block = (block * 2).min(4096);
+    }
+    line.set_wait(wait).map_err(io)?;
+    send(line, &[0]).map_err(io)?;
+    let mut answer = [0u8; 1];
+    match line.read(&mut answer) {
+        Ok(1) if answer[0] == b'?' => Ok(()),
+        Ok(_) => Err(format!(
+            "bringing the board to its idle state: it answered {:?} to an unknown command, \
+             not '?'",
+            answer[0] as char
+        )),
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Reads until the line is silent for its wait; returns how many bytes came.
+fn drain<L: Line>(line: &mut L) -> io::Result<usize> {
+    let mut buf = [0u8; 4096];
+    let mut got = 0;
+    loop {
+        match line.read(&mut buf) {
+            Ok(0) => return Ok(got),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+                return Ok(got);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes all of `bytes`, waiting for room as the line's writes do.
+fn send<L: Write>(line: &mut L, bytes: &[u8]) -> io::Result<()> {
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match line.write(&bytes[sent..]) {
+            Ok(0) => return Err(io::Error::new(ErrorKind::WriteZero, "the line closed")),
+            Ok(n) => sent += n,
+            Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    line.flush()
+}
 
 /// What a run on a board left.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,9 +162,7 @@ fn exchange<L: Read + Write>(line: &mut L, step: &Step) -> Result<Vec<u8>, Strin
             Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
                 if got == 0 {
                     return Err(format!(
-                        "{}: the board did not answer (is the bundle's bitstream on it, and \
-                         was it idle? a host stopped in the middle of a command leaves it \
-                         waiting: configure it again)",
+                        "{}: the board did not answer (is the bundle's bitstream on it?)",
                         step.what
                     ));
                 }
@@ -127,6 +213,80 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    impl Line for Scripted {
+        fn set_wait(&mut self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The shell's answers to zeros: waiting for `pending` more bytes of a command, then `K`;
+    /// at its idle state, `?` to each.
+    struct Shell {
+        pending: usize,
+        taken: usize,
+        out: VecDeque<u8>,
+    }
+
+    impl Read for Shell {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.out.pop_front() {
+                Some(b) => {
+                    buf[0] = b;
+                    Ok(1)
+                }
+                None => Err(io::Error::new(ErrorKind::TimedOut, "timed out")),
+            }
+        }
+    }
+
+    impl Write for Shell {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            for _ in buf {
+                self.taken += 1;
+                if self.pending > 0 {
+                    self.pending -= 1;
+                    if self.pending == 0 {
+                        self.out.push_back(b'K');
+                    }
+                } else {
+                    self.out.push_back(b'?');
+                }
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Line for Shell {
+        fn set_wait(&mut self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn sync_completes_a_command_left_half_sent_and_checks_the_idle_answer() {
+        for pending in [0, 1, 63, 64, 5000, MEMORY_BYTES] {
+            let mut shell = Shell {
+                pending,
+                taken: 0,
+                out: VecDeque::new(),
+            };
+            sync(&mut shell, Duration::from_secs(1)).unwrap();
+            assert!(shell.taken > pending && shell.out.is_empty(), "{pending}");
+        }
+        // a line nobody reads
+        let mut dead = line(b"");
+        dead.room = 0;
+        let e = sync(&mut dead, Duration::from_secs(1)).unwrap_err();
+        assert!(e.contains("the line took no more bytes"), "{e}");
+        // a board that answers, but not as the shell does
+        let mut odd = line(b"xy");
+        let e = sync(&mut odd, Duration::from_secs(1)).unwrap_err();
+        assert!(e.contains("no answer") || e.contains("not '?'"), "{e}");
     }
 
     fn line(replies: &[u8]) -> Scripted {
