@@ -113,7 +113,15 @@ pub fn run(
             let cells =
                 qweave_fpga::yosys_utilization(&[column_sv], "qw_dsp_column", &yosys, false)
                     .map_err(|e| e.to_string())?;
-            zynq(hw, accel, &cells, chip, cycles).map(Some)
+            // and a row's activation packer, which the row's PEs share
+            let row_dir = yosys.join("row");
+            std::fs::create_dir_all(&row_dir).map_err(|e| io(&row_dir, e))?;
+            let row_sv = row_dir.join("qw_dsp_row.sv");
+            let source = packed_mac::row_packer(&accel.params.packings)?;
+            std::fs::write(&row_sv, source).map_err(|e| io(&row_sv, e))?;
+            let row = qweave_fpga::yosys_utilization(&[row_sv], "qw_dsp_row", &row_dir, false)
+                .map_err(|e| e.to_string())?;
+            zynq(hw, accel, &cells, &row, chip, cycles).map(Some)
         }
     }
 }
@@ -204,6 +212,7 @@ fn zynq(
     hw: &HwConfig,
     accel: &Accel,
     column: &XilinxCells,
+    row: &XilinxCells,
     chip: &Part,
     cycles: u64,
 ) -> Result<Flow, String> {
@@ -219,12 +228,14 @@ fn zynq(
     }
     let cols = u64::from(hw.cols);
     let pes = rows * cols;
+    let luts = cols * column.luts + rows * row.luts;
     let built = &accel.params.packings;
     let products = |m: &qweave_hw::pe::PeMode| u32::from(m.kp) * u32::from(m.np);
     let most = built.iter().map(products).max().unwrap_or(1);
-    // the array's columns alone against the part (memories and control come on top)
+    // the array's columns and row packers alone against the part (memories and control
+    // come on top)
     let over = chip.over(|r| match r {
-        "LUT" => cols * column.luts,
+        "LUT" => luts,
         "DSP48E2" => cols * column.dsp48e2,
         _ => 0,
     });
@@ -245,14 +256,18 @@ fn zynq(
             "ffs": column.ffs,
             "carry": column.get("CARRY4") + column.carry8,
         },
+        "row": {
+            "module": "qw_dsp_row",
+            "luts": row.luts,
+        },
         "pe": {
             "dsp48e2": column.dsp48e2 / rows,
-            "luts": column.luts.div_ceil(rows),
+            "luts": luts.div_ceil(pes),
         },
         "array": {
             "pes": pes,
             "dsp48e2": cols * column.dsp48e2,
-            "luts": cols * column.luts,
+            "luts": luts,
             "over": over.iter().map(ToString::to_string).collect::<Vec<_>>(),
         },
         "packings": built.iter().map(|m| json!({
@@ -274,23 +289,24 @@ fn zynq(
         report,
         "yosys `synth_xilinx -family xcup` maps a column of the array ({rows} PEs down the \
          DSP cascade, the lane decoders and the lane sums) to {} DSP48E2, {} LUTs and {} \
-         flip-flops, so the {}x{} array takes {} DSP48E2 and {} LUTs (memories and control \
-         come on top). Products per DSP48E2 in each packing the PEs are built with:\n",
+         flip-flops, and a row's activation packer to {} LUTs, so the {}x{} array takes {} \
+         DSP48E2 and {luts} LUTs (memories and control come on top). Products per DSP48E2 in \
+         each packing the PEs are built with:\n",
         column.dsp48e2,
         column.luts,
         column.ffs,
+        row.luts,
         hw.rows,
         hw.cols,
         cols * column.dsp48e2,
-        cols * column.luts
     );
     for o in &over {
         let _ = writeln!(
             report,
-            "**The array alone does not fit:** {o}. Each PE packs its operands for every \
+            "**The array alone does not fit:** {o}. Each PE packs its weights for every \
              packing it is built with and multiplexes them onto the DSP48E2's ports in LUTs, \
-             and every lane is summed over the column at 48 bits; the resource model counts \
-             far less of both, so placement will run out of LUTs.\n"
+             and a packing of depth 1 needs a decoder and lane sums behind every PE; the \
+             resource model counts far less of both, so placement will run out of LUTs.\n"
         );
     }
     let _ = writeln!(report, "| packing | products per DSP48E2 |\n|---|---|");
@@ -298,12 +314,13 @@ fn zynq(
         let _ = writeln!(report, "| {} | {} |", m.describe(), products(m));
     }
     let mut lines = vec![format!(
-        "yosys: a column of {rows} PEs is {} DSP48E2 and {} LUTs ({} DSP48E2 and {} LUTs in \
-         the {}x{} array, up to {most} products a DSP48E2)",
+        "yosys: a column of {rows} PEs is {} DSP48E2 and {} LUTs, a row's activation packer \
+         {} LUTs ({} DSP48E2 and {luts} LUTs in the {}x{} array, up to {most} products a \
+         DSP48E2)",
         column.dsp48e2,
         column.luts,
+        row.luts,
         cols * column.dsp48e2,
-        cols * column.luts,
         hw.rows,
         hw.cols
     )];

@@ -126,6 +126,7 @@ fn packed_macs_in_verilator_equal_the_packing_model() {
     let pes: Vec<pe::PeMode> = ps.iter().map(pe::PeMode::of_packing).collect();
     let pe_sv = packed_mac::pe(&pes).unwrap_or_else(|e| panic!("{e}"));
     let mul_sv = packed_mac::multiplier(&pes).unwrap_or_else(|e| panic!("{e}"));
+    let row_sv = packed_mac::row_packer(&pes).unwrap_or_else(|e| panic!("{e}"));
     let scratch = common::root().join(".cache/rtl/lint");
     verilator
         .lint(
@@ -134,6 +135,7 @@ fn packed_macs_in_verilator_equal_the_packing_model() {
             &[
                 ("qw_dsp_pe.sv", pe_sv.clone()),
                 ("qw_dsp_mul.sv", mul_sv.clone()),
+                ("qw_dsp_row.sv", row_sv.clone()),
             ],
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -141,6 +143,7 @@ fn packed_macs_in_verilator_equal_the_packing_model() {
     let sources = [
         ("qw_dsp_pe.sv", pe_sv),
         ("qw_dsp_mul.sv", mul_sv),
+        ("qw_dsp_row.sv", row_sv),
         ("qw_pmac_test.sv", top(kpm, npm, lm)),
     ];
     let model = verilator

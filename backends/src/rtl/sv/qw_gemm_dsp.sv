@@ -201,11 +201,16 @@ module qw_gemm_dsp #(
 
   // stage 3: each column's PEs down their cascade, a group of the packing's depth decoded at
   // its last row, the lanes summed over the groups (qw_dsp_column); stage 4 holds the sums
+  // (each row's activations are packed once, for all its PEs: qw_dsp_row)
+  logic [ROWS-1:0][26:0] act;
+  for (genvar r = 0; r < ROWS; r++) begin : row
+    qw_dsp_row packer (.cfg(cfg_pe), .a(a2[r]), .act(act[r]));
+  end
   logic [L*48-1:0] col_lanes [COLS];
   logic signed [SUM-1:0] col_sum [COLS*L];
   for (genvar c = 0; c < COLS; c++) begin : col
     logic [L*48-1:0] sums;
-    qw_dsp_column column (.cfg(cfg_pe), .w(w2[c]), .a(a2), .sums);
+    qw_dsp_column column (.cfg(cfg_pe), .w(w2[c]), .act, .sums);
     always_ff @(posedge clk) col_lanes[c] <= sums;
     for (genvar l = 0; l < L; l++) begin : lane
       always_ff @(posedge clk) col_sum[c*L + l] <= $signed(col_lanes[c][48*l +: 48]);
