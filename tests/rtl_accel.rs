@@ -15,7 +15,7 @@ use std::io::Write;
 
 /// The ZU3EG's DSP48E2 PE, with every packing its preset builds, in an 8x4 array: the
 /// preset's 16x16 array is the same PE and column repeated, and its Verilator model takes
-/// about 5 minutes to build on 2 cores.
+/// about 80 s to build on 2 cores.
 fn dsp_array() -> qweave_hw::HwConfig {
     qweave_hw::Target::Xczu3eg.preset().resized(8, 4)
 }
