@@ -14,16 +14,26 @@ pub trait Line: Read + Write {
     fn set_wait(&mut self, wait: Duration) -> io::Result<()>;
 }
 
-/// How long [`sync`] listens for a reply before taking silence for an answer.
+/// How long [`sync`] listens for a reply to a block of zeros before sending the next.
 const LISTEN: Duration = Duration::from_millis(20);
 
+/// How long [`sync`] waits for the answer to its probe, and how often it sends one.
+const PROBE_WAIT: Duration = Duration::from_secs(1);
+const PROBES: usize = 10;
+
+/// A write of no words: the shell answers `K` at once, whatever its address.
+const PROBE: [u8; 7] = [b'W', 0, 0, 0, 0, 0, 0];
+
 /// Brings the board's shell to its idle state, whatever a host stopped in the middle of a
-/// command left it in, then leaves reads waiting `wait`. A shell waiting for a command's
-/// header or data takes zero bytes until the command is complete (a write's data is at most
-/// the board's memory) and answers `K`; at its idle state it answers each zero with `?`,
-/// an unknown command. So: what the line holds is drained, zeros are sent in growing blocks
-/// until an answer comes, the answers are drained, and one more zero must be answered `?`.
-/// The zeros a write takes only change memory that a run loads anew.
+/// command left it in, then leaves reads and writes waiting `wait`.
+///
+/// A shell waiting for a command's header or data takes zero bytes as its rest (a write's
+/// data is at most the board's memory) and answers `K`; at its idle state it answers a zero
+/// with `?`, an unknown command (a byte that comes while it still sends an answer is lost).
+/// So zeros go out in growing blocks until an answer comes; then a probe, a write of no
+/// words, until its `K` comes (the `?`s of zeros still on the line are skipped, and a probe
+/// lost behind them is sent again); then the line is drained. The zeros a write takes only
+/// change memory that a run loads anew.
 pub fn sync<L: Line>(line: &mut L, wait: Duration) -> Result<(), String> {
     let io = |e: io::Error| match e.kind() {
         ErrorKind::TimedOut => "bringing the board to its idle state: the line took no more \
@@ -43,25 +53,45 @@ pub fn sync<L: Line>(line: &mut L, wait: Duration) -> Result<(), String> {
                  bundle's bitstream on it? configure it again)"
             ));
         }
+        // writes wait as long as the caller's, reads only `LISTEN`
+        line.set_wait(wait).map_err(io)?;
         send(line, &vec![0; block]).map_err(io)?;
         sent += block;
+        line.set_wait(LISTEN).map_err(io)?;
         if drain(line).map_err(io)? > 0 {
             break;
         }
         block = (block * 2).min(4096);
     }
-    line.set_wait(wait).map_err(io)?;
-    send(line, &[0]).map_err(io)?;
-    let mut answer = [0u8; 1];
-    match line.read(&mut answer) {
-        Ok(1) if answer[0] == b'?' => Ok(()),
-        Ok(_) => Err(format!(
-            "bringing the board to its idle state: it answered {:?} to an unknown command, \
-             not '?'",
-            answer[0] as char
-        )),
-        Err(e) => Err(io(e)),
+    let mut other = None;
+    for _ in 0..PROBES {
+        line.set_wait(wait).map_err(io)?;
+        send(line, &PROBE).map_err(io)?;
+        line.set_wait(PROBE_WAIT).map_err(io)?;
+        let mut byte = [0u8; 1];
+        loop {
+            match line.read(&mut byte) {
+                Ok(1) if byte[0] == b'K' => {
+                    // whatever else is on its way (nothing, unless a probe was slow)
+                    line.set_wait(LISTEN).map_err(io)?;
+                    drain(line).map_err(io)?;
+                    return line.set_wait(wait).map_err(io);
+                }
+                Ok(1) if byte[0] == b'?' => {}
+                Ok(1) => other = Some(byte[0]),
+                Ok(_) => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+                    break;
+                }
+                Err(e) => return Err(io(e)),
+            }
+        }
     }
+    Err(format!(
+        "bringing the board to its idle state: {PROBES} writes of no words got no 'K'{}",
+        other.map_or(String::new(), |b| format!(" (it answered {:?})", b as char))
+    ))
 }
 
 /// Reads until the line is silent for its wait; returns how many bytes came.
@@ -221,12 +251,74 @@ mod tests {
         }
     }
 
-    /// The shell's answers to zeros: waiting for `pending` more bytes of a command, then `K`;
-    /// at its idle state, `?` to each.
+    /// The shell's protocol as far as sync uses it: a write's header and data, `K` when a
+    /// write is done (at once for no words), `?` to an unknown command byte at the idle
+    /// state, and (with `lossy`) the byte after each answer lost, as the shell loses a byte
+    /// that comes while it still sends an answer. `odd` answers every byte with it instead.
     struct Shell {
-        pending: usize,
+        /// bytes of data still to come (header bytes are counted apart)
+        data: usize,
+        header: Vec<u8>,
+        in_header: bool,
+        lossy: bool,
+        lose_next: bool,
+        odd: Option<u8>,
         taken: usize,
         out: VecDeque<u8>,
+    }
+
+    impl Shell {
+        fn new(data: usize, lossy: bool) -> Shell {
+            Shell {
+                data,
+                header: Vec::new(),
+                in_header: false,
+                lossy,
+                lose_next: false,
+                odd: None,
+                taken: 0,
+                out: VecDeque::new(),
+            }
+        }
+
+        fn answer(&mut self, b: u8) {
+            self.out.push_back(b);
+            self.lose_next = self.lossy;
+        }
+
+        fn take(&mut self, b: u8) {
+            self.taken += 1;
+            if let Some(o) = self.odd {
+                self.out.push_back(o);
+                return;
+            }
+            if std::mem::take(&mut self.lose_next) {
+                return;
+            }
+            if self.in_header {
+                self.header.push(b);
+                if self.header.len() == 6 {
+                    self.in_header = false;
+                    let h = std::mem::take(&mut self.header);
+                    let words =
+                        usize::from(h[3]) | usize::from(h[4]) << 8 | usize::from(h[5]) << 16;
+                    if words == 0 {
+                        self.answer(b'K');
+                    } else {
+                        self.data = 4 * words;
+                    }
+                }
+            } else if self.data > 0 {
+                self.data -= 1;
+                if self.data == 0 {
+                    self.answer(b'K');
+                }
+            } else if b == b'W' {
+                self.in_header = true;
+            } else {
+                self.answer(b'?');
+            }
+        }
     }
 
     impl Read for Shell {
@@ -243,16 +335,8 @@ mod tests {
 
     impl Write for Shell {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            for _ in buf {
-                self.taken += 1;
-                if self.pending > 0 {
-                    self.pending -= 1;
-                    if self.pending == 0 {
-                        self.out.push_back(b'K');
-                    }
-                } else {
-                    self.out.push_back(b'?');
-                }
+            for &b in buf {
+                self.take(b);
             }
             Ok(buf.len())
         }
@@ -269,24 +353,32 @@ mod tests {
 
     #[test]
     fn sync_completes_a_command_left_half_sent_and_checks_the_idle_answer() {
-        for pending in [0, 1, 63, 64, 5000, MEMORY_BYTES] {
-            let mut shell = Shell {
-                pending,
-                taken: 0,
-                out: VecDeque::new(),
-            };
+        for lossy in [false, true] {
+            for data in [0, 1, 63, 64, 5000, MEMORY_BYTES] {
+                let mut shell = Shell::new(data, lossy);
+                sync(&mut shell, Duration::from_secs(1)).unwrap();
+                assert!(shell.taken > data, "{data}");
+                assert!(shell.out.is_empty() && shell.data == 0 && !shell.in_header);
+            }
+            // in the middle of a header
+            let mut shell = Shell::new(0, lossy);
+            shell.write_all(b"W\x00\x00").unwrap();
             sync(&mut shell, Duration::from_secs(1)).unwrap();
-            assert!(shell.taken > pending && shell.out.is_empty(), "{pending}");
+            assert!(shell.out.is_empty() && shell.data == 0 && !shell.in_header);
         }
         // a line nobody reads
         let mut dead = line(b"");
         dead.room = 0;
         let e = sync(&mut dead, Duration::from_secs(1)).unwrap_err();
         assert!(e.contains("the line took no more bytes"), "{e}");
+        // a line that takes everything and never answers
+        let e = sync(&mut line(b""), Duration::from_secs(1)).unwrap_err();
+        assert!(e.contains("bytes sent and no answer"), "{e}");
         // a board that answers, but not as the shell does
-        let mut odd = line(b"xy");
+        let mut odd = Shell::new(0, false);
+        odd.odd = Some(b'x');
         let e = sync(&mut odd, Duration::from_secs(1)).unwrap_err();
-        assert!(e.contains("no answer") || e.contains("not '?'"), "{e}");
+        assert!(e.ends_with("got no 'K' (it answered 'x')"), "{e}");
     }
 
     fn line(replies: &[u8]) -> Scripted {
