@@ -55,7 +55,7 @@ pub fn sync<L: Line>(line: &mut L, wait: Duration) -> Result<(), String> {
         }
         // writes wait as long as the caller's, reads only `LISTEN`
         line.set_wait(wait).map_err(io)?;
-        send(line, &vec![0; block]).map_err(io)?;
+        send(line, &vec![0; block]).map_err(|(_, e)| io(e))?;
         sent += block;
         line.set_wait(LISTEN).map_err(io)?;
         if drain(line).map_err(io)? > 0 {
@@ -66,7 +66,7 @@ pub fn sync<L: Line>(line: &mut L, wait: Duration) -> Result<(), String> {
     let mut other = None;
     for _ in 0..PROBES {
         line.set_wait(wait).map_err(io)?;
-        send(line, &PROBE).map_err(io)?;
+        send(line, &PROBE).map_err(|(_, e)| io(e))?;
         line.set_wait(PROBE_WAIT).map_err(io)?;
         let mut byte = [0u8; 1];
         loop {
@@ -111,18 +111,24 @@ fn drain<L: Line>(line: &mut L) -> io::Result<usize> {
     }
 }
 
-/// Writes all of `bytes`, waiting for room as the line's writes do.
-fn send<L: Write>(line: &mut L, bytes: &[u8]) -> io::Result<()> {
+/// Writes all of `bytes`, waiting for room as the line's writes do; an error comes with how
+/// many were sent.
+fn send<L: Write>(line: &mut L, bytes: &[u8]) -> Result<(), (usize, io::Error)> {
     let mut sent = 0;
     while sent < bytes.len() {
         match line.write(&bytes[sent..]) {
-            Ok(0) => return Err(io::Error::new(ErrorKind::WriteZero, "the line closed")),
+            Ok(0) => {
+                return Err((
+                    sent,
+                    io::Error::new(ErrorKind::WriteZero, "the line closed"),
+                ));
+            }
             Ok(n) => sent += n,
             Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err((sent, e)),
         }
     }
-    line.flush()
+    line.flush().map_err(|e| (sent, e))
 }
 
 /// What a run on a board left.
@@ -157,25 +163,16 @@ pub fn run<L: Read + Write>(
 /// Sends `step`'s command and reads its reply: all of it, or what came before the line fell
 /// silent.
 fn exchange<L: Read + Write>(line: &mut L, step: &Step) -> Result<Vec<u8>, String> {
-    let mut sent = 0;
-    while sent < step.send.len() {
-        match line.write(&step.send[sent..]) {
-            Ok(0) => return Err(format!("{}: the line to the board closed", step.what)),
-            Ok(n) => sent += n,
-            Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {}
-            Err(e) if e.kind() == ErrorKind::TimedOut => {
-                return Err(format!(
-                    "{}: the line to the board took no more bytes ({sent} of {} sent): is \
-                     anything reading it?",
-                    step.what,
-                    step.send.len()
-                ));
-            }
-            Err(e) => return Err(format!("{}: writing to the board: {e}", step.what)),
-        }
-    }
-    line.flush()
-        .map_err(|e| format!("{}: writing to the board: {e}", step.what))?;
+    send(line, &step.send).map_err(|(sent, e)| match e.kind() {
+        ErrorKind::WriteZero => format!("{}: the line to the board closed", step.what),
+        ErrorKind::TimedOut => format!(
+            "{}: the line to the board took no more bytes ({sent} of {} sent): is anything \
+             reading it?",
+            step.what,
+            step.send.len()
+        ),
+        _ => format!("{}: writing to the board: {e}", step.what),
+    })?;
     let mut reply = vec![0u8; step.reply];
     let mut got = 0;
     while got < step.reply {

@@ -183,12 +183,7 @@ impl Model {
     /// Runs the model with `input` on its standard input; returns its standard output.
     pub fn run(&self, input: &str) -> Result<String, String> {
         use std::io::Write;
-        let mut child = Command::new(&self.exe)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("{}: {e}", self.exe.display()))?;
+        let mut child = self.start(Stdio::piped())?;
         let mut stdin = child.stdin.take().ok_or("the model's standard input")?;
         let text = input.to_string();
         let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
@@ -206,27 +201,22 @@ impl Model {
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
-}
 
-/// A model left running: its standard output is read a line at a time, and the process is
-/// ended when this is dropped.
-#[derive(Debug)]
-pub struct Running {
-    child: std::process::Child,
-    stdout: std::io::BufReader<std::process::ChildStdout>,
-    exe: PathBuf,
-}
+    /// The model's process, its standard input and output piped, its standard error `stderr`.
+    fn start(&self, stderr: Stdio) -> Result<std::process::Child, String> {
+        Command::new(&self.exe)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("{}: {e}", self.exe.display()))
+    }
 
-impl Model {
     /// Starts the model with `input` on its standard input (then closed) and leaves it
     /// running; its standard error goes where this process's does.
     pub fn spawn(&self, input: &str) -> Result<Running, String> {
         use std::io::Write;
-        let mut child = Command::new(&self.exe)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("{}: {e}", self.exe.display()))?;
+        let mut child = self.start(Stdio::inherit())?;
         let mut stdin = child.stdin.take().ok_or("the model's standard input")?;
         stdin
             .write_all(input.as_bytes())
@@ -239,6 +229,15 @@ impl Model {
             exe: self.exe.clone(),
         })
     }
+}
+
+/// A model left running: its standard output is read a line at a time, and the process is
+/// ended when this is dropped.
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    exe: PathBuf,
 }
 
 impl Running {
