@@ -22,7 +22,8 @@ it was. For an FPGA target the tools run last (unless --no-fpga-tools): for ice4
 nextpnr-ice40 and icepack into ice40/accel.bin, with fmax and utilization in manifest.json and \
 report.md (a design that does not fit names each resource over the UP5K and by how much); for \
 xczu3eg and xczu9eg the Vivado script vivado/build.tcl (whose command is printed: Vivado is \
-not run here) and yosys' synth_xilinx count of the DSP48E2 PE. A failing tool leaves DIR as \
+not run here) and yosys' synth_xilinx count of a column of the DSP48E2 array, or with \
+--datapath serial of the whole design, checked against the part. A failing tool leaves DIR as \
 it was and its files in DIR.failed. The closing table gives per layer and in total the cycles, \
 latency, resources and products per PE.";
 
@@ -34,6 +35,13 @@ pub struct CompileArgs {
     /// The target: sim, ice40up5k, xczu3eg or xczu9eg.
     #[arg(long, default_value = "sim")]
     pub target: String,
+
+    /// The accelerator's datapath: `parallel`, the array of the target's preset (the
+    /// default but on ice40up5k), or `serial`, one instruction at a time on a column of
+    /// multipliers with block-RAM memories (ice40up5k's only one; on xczu3eg and xczu9eg a
+    /// column of 32 and 64 multipliers, two to a DSP48E2, which yosys counts whole).
+    #[arg(long, value_enum)]
+    pub datapath: Option<Datapath>,
 
     /// The directory to write (created, or replaced when it holds an earlier compilation).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
@@ -75,9 +83,37 @@ pub struct CompileArgs {
 
     /// Write the program and the design without running the FPGA tools (for `ice40up5k`,
     /// yosys, nextpnr-ice40 and icepack into a bitstream; for `xczu3eg` and `xczu9eg`,
-    /// yosys' count of the DSP48E2 PE beside the Vivado script).
+    /// yosys' count of the DSP48E2 array's column, or of the whole serial datapath, beside
+    /// the Vivado script).
     #[arg(long)]
     pub no_fpga_tools: bool,
+}
+
+/// The `--datapath` choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Datapath {
+    Parallel,
+    Serial,
+}
+
+/// The accelerator `target` starts from on `datapath` (its preset's when not given).
+fn preset(target: Target, datapath: Option<Datapath>) -> Result<HwConfig, Vec<String>> {
+    match datapath {
+        None => Ok(target.preset()),
+        Some(Datapath::Serial) => target.serial_preset().ok_or_else(|| {
+            vec![format!(
+                "--datapath serial: target {} has no serial datapath (ice40up5k, xczu3eg and \
+                 xczu9eg do)",
+                target.name()
+            )]
+        }),
+        Some(Datapath::Parallel) if target.preset().serial => Err(vec![format!(
+            "--datapath parallel: target {} has only the serial datapath (the parallel \
+             array does not fit it)",
+            target.name()
+        )]),
+        Some(Datapath::Parallel) => Ok(target.preset()),
+    }
 }
 
 /// The `--mapping` choices.
@@ -99,7 +135,7 @@ pub fn lower(graph: &mut Graph) -> Result<(), Vec<String>> {
 pub fn run(args: &CompileArgs) -> CmdResult {
     let start = Instant::now();
     let target = Target::parse(&args.target).map_err(|e| vec![e.to_string()])?;
-    let preset = target.preset();
+    let preset = preset(target, args.datapath)?;
     let mut graph = model_file::load(&args.model)?;
     let mut extra: Files = Vec::new();
     if args.explore {

@@ -102,10 +102,17 @@ pub fn run(
             .map_err(|e| e.to_string())?;
             let script = vivado.join("build.tcl");
             std::fs::write(&script, tcl).map_err(|e| io(&script, e))?;
+            let yosys = dir.join("yosys");
+            if accel.params.serial {
+                // the serial datapath's memories are block RAMs, so yosys reads all of it
+                let cells =
+                    qweave_fpga::yosys_utilization(&[dir.join("accel.sv")], "main", &yosys, false)
+                        .map_err(|e| e.to_string())?;
+                return zynq_serial(hw, &cells, chip, cycles).map(Some);
+            }
             // yosys reads one column of the array (its PEs, cascade, lane decoders and lane
             // sums: every DSP48E2 of the design), not the whole: the array and memories pass
             // whole memories as ports, which it cannot
-            let yosys = dir.join("yosys");
             std::fs::create_dir_all(&yosys).map_err(|e| io(&yosys, e))?;
             let column_sv = yosys.join("qw_dsp_column.sv");
             let source = packed_mac::column(&accel.params.depths, hw.rows)?;
@@ -206,6 +213,114 @@ fn ice40(b: &Ice40Build, dir: &Path, cycles: u64) -> Flow {
         report,
         lines,
     }
+}
+
+/// The serial datapath on a Zynq part: yosys' count of the whole of `main`, checked
+/// against the part, and the Vivado script's report.
+fn zynq_serial(
+    hw: &HwConfig,
+    cells: &XilinxCells,
+    chip: &Part,
+    cycles: u64,
+) -> Result<Flow, String> {
+    let part = chip.device;
+    // CARRY4s (what yosys 0.23 maps adders to) two to a CARRY8
+    let carry = cells.carry8 + cells.get("CARRY4").div_ceil(2);
+    let need = |r: &str| if r == "CARRY8" { carry } else { cells.get(r) };
+    let over = chip.over(need);
+    if !over.is_empty() {
+        return Err(format!(
+            "the serial datapath does not fit the {} by yosys' count (yosys/synth.log): {}",
+            chip.name,
+            over.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    // the column's multipliers, two rows to a DSP48E2; the rest are the setup product's and
+    // the micro-machine's
+    let pairs = u64::from(hw.rows).div_ceil(2);
+    let used: serde_json::Map<String, Value> = chip
+        .limits
+        .iter()
+        .map(|l| {
+            (
+                l.resource.to_string(),
+                json!({ "used": need(l.resource), "available": l.available }),
+            )
+        })
+        .collect();
+    let command = "vivado -mode batch -source build.tcl";
+    let manifest = json!({
+        "flow": "Vivado (not run here), yosys synth_xilinx -family xcup of the whole design",
+        "part": part,
+        "vivado_script": "vivado/build.tcl",
+        "vivado_command": format!("cd vivado && {command}"),
+        "implement": "out_of_context",
+        "target_mhz": hw.clock_mhz,
+        "latency_us_at_target": cycles as f64 / f64::from(hw.clock_mhz),
+        "datapath": "serial",
+        "column": {
+            "rows": hw.rows,
+            "dsp48e2": pairs,
+            "products_per_dsp": if hw.rows >= 2 { 2 } else { 1 },
+        },
+        "utilization": used,
+    });
+    let mut report = format!("## FPGA build ({}, {part}, serial datapath)\n\n", chip.name);
+    let _ = writeln!(
+        report,
+        "Vivado is not run here: `vivado/build.tcl` synthesizes, places and routes `main` out \
+         of context at {} MHz and reports its utilization and timing (run `cd vivado && \
+         {command}`); the timing report is the check of that clock. Out of context because \
+         `main`'s ports are the program and DRAM buses; a bitstream needs a board design that \
+         ties them to memory.\n",
+        hw.clock_mhz
+    );
+    let _ = writeln!(
+        report,
+        "yosys `synth_xilinx -family xcup` maps the whole design (`main`) to the counts \
+         below; the column of {} multipliers takes {pairs} DSP48E2, two products each \
+         (`qw_dsp_pair`), and the memories are block RAMs.\n",
+        hw.rows
+    );
+    let _ = writeln!(report, "| resource | used | available |\n|---|---|---|");
+    for l in chip.limits {
+        let _ = writeln!(
+            report,
+            "| {} | {} | {} |",
+            l.resource,
+            need(l.resource),
+            l.available
+        );
+    }
+    let lines = vec![format!(
+        "yosys: the serial datapath takes {}/{} LUTs, {}/{} DSP48E2 ({pairs} for the column's \
+         {} multipliers, two products each) and {}/{} RAMB36 of the {}",
+        cells.luts,
+        available(chip, "LUT"),
+        cells.dsp48e2,
+        available(chip, "DSP48E2"),
+        hw.rows,
+        cells.get("RAMB36"),
+        available(chip, "RAMB36"),
+        chip.name,
+    )];
+    Ok(Flow {
+        manifest,
+        fmax_mhz: None,
+        report,
+        lines,
+    })
+}
+
+/// How many of `resource` `chip` has.
+fn available(chip: &Part, resource: &str) -> u64 {
+    chip.limits
+        .iter()
+        .find(|l| l.resource == resource)
+        .map_or(0, |l| l.available)
 }
 
 fn zynq(

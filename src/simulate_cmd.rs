@@ -128,7 +128,7 @@ pub(crate) fn board_engine(
     dir: &Path,
     hw: &HwConfig,
 ) -> Result<qweave_backends::rtl::board::BoardEngine, Vec<String>> {
-    if !hw.serial {
+    if !(hw.serial && hw.target == qweave_hw::Target::Ice40up5k.name()) {
         return Err(vec![format!(
             "{}: --engine board runs the iCE40's board shell, which a {} bundle does not have; \
              use --engine rtl",

@@ -326,7 +326,7 @@ fn a_failing_fpga_tool_surfaces_its_command_and_log() {
     );
     assert!(
         r.stderr
-            .contains("synth_xilinx -family xcup -top qw_dsp_column"),
+            .contains("synth_xilinx -family xcup -flatten -top qw_dsp_column"),
         "{}",
         r.stderr
     );

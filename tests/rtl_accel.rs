@@ -2,7 +2,7 @@
 //! compiled programs bit-exactly: for every real-model fixture, DRAM after the RTL run equals
 //! DRAM after the ISA simulator's, every layer equals the interpreter's, and the RTL's cycles
 //! are within 5 % of the cycle model's, on the bricks array (`sim`), the ZU3EG's DSP48E2 PEs
-//! (in an 8x4 array) and the serial datapath (`ice40up5k`). `accel.sv` is clean under
+//! (in an 8x4 array) and the serial datapath (`ice40up5k`'s, and the ZU3EG's column of 32). `accel.sv` is clean under
 //! `verilator -Wall` for each of them. Verilator comes from `scripts/hw-tools.sh`.
 
 mod common;
@@ -89,9 +89,13 @@ fn fixtures_run_on_the_serial_datapath_in_rtl_bit_exactly_within_5_percent_of_th
     fixtures_on(&qweave_hw::Target::Ice40up5k.preset());
 }
 
-/// The serial datapath with a column of 1 and of 2 multipliers (the smaller shapes a UP5K
-/// could hold; each row's input buffer larger, so that the input memories hold as much as the
-/// preset's four): a digits model bit-exact, within 32 cycles of the cycle model.
+/// The serial datapath as `--datapath serial` builds it for the ZU3EG: a column of 32
+/// multipliers, two to a DSP48E2 (`qw_dsp_pair`).
+#[test]
+fn fixtures_run_on_the_zynq_serial_datapath_in_rtl_bit_exactly() {
+    fixtures_on(&qweave_hw::Target::Xczu3eg.serial_preset().unwrap());
+}
+
 /// The serial datapath with columns of 2 and 4 multipliers (the UP5K's preset has one; a
 /// larger part would take more), each row's input buffer a share of the preset's: the
 /// shadow bank and the write-back of several rows, bit-exact and on the model's cycles.

@@ -87,7 +87,12 @@ fn the_block_rams_hold_the_microcode_and_the_constants() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let sv = dir.join("memories.sv");
-    std::fs::write(&sv, qweave_backends::rtl::ucode::memories()).unwrap();
+    // as accel.sv has them for the iCE40: the register file on SB_RAM40_4K blocks
+    let text = format!(
+        "`define QW_ICE40_BLOCKS\n{}",
+        qweave_backends::rtl::ucode::memories()
+    );
+    std::fs::write(&sv, text).unwrap();
     let p = qweave_hw::ucode::microcode();
     let rom: Vec<String> = (0..512)
         .map(|k| {

@@ -146,14 +146,16 @@ impl HwConfig {
         Ok(())
     }
 
-    /// The serial datapath's limits: a column of a power-of-two number of multipliers, one
-    /// 8x8 mode (narrower layers run in it), 32-bit accumulators at most, a 32-bit DRAM bus,
-    /// and memories of a power-of-two number of entries.
+    /// The serial datapath's limits: a column of a power-of-two number of multipliers (up to
+    /// 64), one 8x8 mode (narrower layers run in it), 32-bit accumulators at most, a 32-bit
+    /// DRAM bus, and memories of a power-of-two number of entries. Its PE kind is
+    /// `PeKind::Lut` (plain products: what the part's multipliers compute is the RTL's
+    /// choice, an SB_MAC16 a row on the iCE40 and a DSP48E2 for two rows on Zynq).
     fn validate_serial(&self) -> Result<(), HwError> {
         let bad = |m: String| Err(HwError::Invalid(format!("serial datapath: {m}")));
-        if self.cols != 1 || !self.rows.is_power_of_two() || self.rows > 8 {
+        if self.cols != 1 || !self.rows.is_power_of_two() || self.rows > 64 {
             return bad(format!(
-                "the array is one column of 1, 2, 4 or 8 multipliers, found {}x{}",
+                "the array is one column of 1, 2, 4, ... or 64 multipliers, found {}x{}",
                 self.rows, self.cols
             ));
         }

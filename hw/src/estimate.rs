@@ -198,6 +198,29 @@ mod tests {
         }
     }
 
+    /// `--datapath serial`: the Zynq columns validate and fit, two rows a DSP48E2 plus the
+    /// setup product's and the micro-machine's, and without the iCE40's board shell.
+    #[test]
+    fn the_zynq_serial_datapaths_fit_their_parts() {
+        for (t, rows) in [(Target::Xczu3eg, 32), (Target::Xczu9eg, 64)] {
+            let c = t.serial_preset().unwrap();
+            assert!(c.serial && c.rows == rows && c.target == t.name());
+            c.validate().unwrap();
+            let b = breakdown(&c, t).unwrap();
+            assert_eq!(b.array.dsp, u64::from(rows) / 2 + 1);
+            assert_eq!(b.control.lut, 1808 + 442 + 872);
+            assert!(estimate(&c, t).is_ok());
+        }
+        assert_eq!(Target::Sim.serial_preset(), None);
+        assert_eq!(
+            Target::Ice40up5k.serial_preset(),
+            Some(Target::Ice40up5k.preset())
+        );
+        let wide = Target::Xczu9eg.serial_preset().unwrap().resized(128, 1);
+        let e = wide.validate().unwrap_err().to_string();
+        assert!(e.contains("or 64 multipliers, found 128x1"), "{e}");
+    }
+
     #[test]
     fn the_ice40_preset_is_modeled_as_synthesized() {
         let c = Target::Ice40up5k.preset();

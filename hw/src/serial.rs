@@ -44,9 +44,13 @@ const REGISTER_CELLS: u64 = 872;
 const BOARD_CELLS: u64 = 573;
 
 /// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
-/// per row and the micro-machine's).
+/// per row and the micro-machine's) on the iCE40. On a Xilinx part two rows share a DSP48E2
+/// (`qw_dsp_pair`), the setup product takes one more, and there is no board shell; the LUT
+/// figures stay the iCE40's LUT4 counts, more than the LUT6s yosys maps it to
+/// (`qweave compile --datapath serial` reports those).
 pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
     let rows = u64::from(c.rows);
+    let xilinx = crate::Target::parse(&c.target).is_ok_and(crate::Target::xilinx);
     // a block is at most 16 bits wide on the iCE40 (256 x 16 EBR), 72 on larger parts
     let widest = if block <= 4096 { 16 } else { 72 };
     let blocks =
@@ -59,7 +63,7 @@ pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
     Breakdown {
         array: Resources {
             lut: ARRAY_LUTS + ROW_LUTS * rows,
-            dsp: rows,
+            dsp: if xilinx { rows.div_ceil(2) + 1 } else { rows },
             bram: 0,
         },
         // one copy of the input buffer per row
@@ -80,7 +84,10 @@ pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
         },
         // the transfer engine's FIFOs: 64 beats and 256 value descriptors (DRAM and the
         // program are the board's SPRAM, not block RAM)
-        control: lut(TRANSFER_LUTS + CONTROL_LUTS + REGISTER_CELLS + BOARD_CELLS)
+        control: lut(TRANSFER_LUTS
+            + CONTROL_LUTS
+            + REGISTER_CELLS
+            + if xilinx { 0 } else { BOARD_CELLS })
             + Resources {
                 bram: blocks(64, 32) + blocks(256, 8),
                 ..Resources::default()

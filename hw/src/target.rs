@@ -150,6 +150,41 @@ impl Target {
     }
 }
 
+impl Target {
+    /// A Xilinx part (DSP48E2 multipliers, RAMB36E2 block RAMs).
+    pub fn xilinx(self) -> bool {
+        matches!(self, Target::Xczu3eg | Target::Xczu9eg)
+    }
+
+    /// The serial datapath for this target (`qweave compile --datapath serial`): the
+    /// iCE40's preset, or on a Zynq part a column of 32 (ZU3EG) or 64 (ZU9EG) multipliers,
+    /// two to a DSP48E2, with block-RAM memories (the rows' input copies take 64 and 256
+    /// RAMB36); `None` for `sim`. Its 50 MHz clock is not measured (no open tool times
+    /// UltraScale+ parts): the Vivado script's timing report is the check.
+    pub fn serial_preset(self) -> Option<HwConfig> {
+        let (rows, bank) = match self {
+            Target::Sim => return None,
+            Target::Ice40up5k => return Some(self.preset()),
+            Target::Xczu3eg => (32, 128),
+            Target::Xczu9eg => (64, 128),
+        };
+        let ice40 = Target::Ice40up5k.preset();
+        Some(HwConfig {
+            target: self.name().to_string(),
+            rows,
+            input_bank_bytes: bank,
+            weight_bank_bytes: 8192,
+            acc_entries: 2048,
+            clock_mhz: 50,
+            post: PostProcessing {
+                param_entries: 1024,
+                ..ice40.post
+            },
+            ..ice40
+        })
+    }
+}
+
 /// The packings a preset DSP PE is built with: per mode, plain products (so that any layer
 /// maps) and the packing with the most products for signed weights by unsigned activations
 /// and 3x3 kernels (MixQ's table). Each packing costs lane decoders (`docs/hw.md`); the

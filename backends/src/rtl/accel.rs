@@ -7,7 +7,7 @@
 //! Calyx compiler, in process, with calyx-stdlib's primitives written out for it at run time.
 
 use super::packed_mac;
-use qweave_hw::{HwConfig, PeKind};
+use qweave_hw::{HwConfig, PeKind, Target};
 use std::path::{Path, PathBuf};
 
 /// The controller's Calyx, with `$` parameters.
@@ -17,11 +17,12 @@ const CONTROLLER: &str = include_str!("accel.futil");
 const SERIAL_CONTROLLER: &str = include_str!("accel_serial.futil");
 
 /// The serial datapath's primitives, in the order `accel.sv` holds them.
-pub const SERIAL_PRIMITIVES: [(&str, &str); 8] = [
+pub const SERIAL_PRIMITIVES: [(&str, &str); 9] = [
     ("qw_ram.sv", include_str!("sv/qw_ram.sv")),
     ("qw_beats.sv", include_str!("sv/qw_beats.sv")),
     ("qw_walk.sv", include_str!("sv/qw_walk.sv")),
     ("qw_serial_xfer.sv", include_str!("sv/qw_serial_xfer.sv")),
+    ("qw_dsp_pair.sv", include_str!("sv/qw_dsp_pair.sv")),
     ("qw_serial_gemm.sv", include_str!("sv/qw_serial_gemm.sv")),
     ("qw_ucode.sv", include_str!("sv/qw_ucode.sv")),
     ("qw_serial_core.sv", include_str!("sv/qw_serial_core.sv")),
@@ -91,6 +92,8 @@ pub struct Params {
     pub transfer_lanes: u32,
     /// The serial datapath (`HwConfig::serial`).
     pub serial: bool,
+    /// The serial column's rows two to a DSP48E2 (`qw_dsp_pair`): on Xilinx parts.
+    pub paired: bool,
 }
 
 impl Params {
@@ -152,6 +155,9 @@ impl Params {
             bus: hw.dram_bus_bits,
             transfer_lanes: qweave_hw::cycles::transfer_lanes(hw) as u32,
             serial: hw.serial,
+            paired: hw.serial
+                && hw.rows >= 2
+                && Target::parse(&hw.target).is_ok_and(Target::xilinx),
         })
     }
 
@@ -160,13 +166,14 @@ impl Params {
         packed_mac::sizes(&self.packings)
     }
 
-    /// `qw_serial_core`'s parameters, in its order: the column's multipliers, the width of the
-    /// accumulators and the memories' address bits (their entries are powers of two).
+    /// `qw_serial_core`'s parameters, in its order: the column's multipliers, whether they
+    /// are paired, the width of the accumulators and the memories' address bits (their entries are powers of two).
     fn serial_core(&self) -> String {
         let log = |n: u32| n.max(1).trailing_zeros();
         [
             self.rows,
             log(self.rows),
+            u32::from(self.paired),
             self.acc_bits,
             log(self.inp_entries),
             log(self.wgt_entries),
@@ -328,7 +335,10 @@ pub fn generate(hw: &HwConfig) -> Result<Accel, String> {
     let params = Params::of(hw)?;
     let futil = futil(&params);
     let mut body = compile_calyx(&futil, &primitives(&params)?)?;
-    if params.serial {
+    // the iCE40's serial datapath: its block RAMs instantiated when synthesized, and the
+    // board shell around it
+    let ice40 = params.serial && hw.target == Target::Ice40up5k.name();
+    if ice40 {
         body += "// ---- the board shell (top module `board`) ----\n";
         body += &super::board::shell(hw)?;
     }
@@ -336,8 +346,16 @@ pub fn generate(hw: &HwConfig) -> Result<Accel, String> {
         "// accel.sv: the accelerator qweave generated for target {} ({}x{} array), compiled \
          from accel.futil.\n\
          // One file holds every module, so no file name can match every module name.\n\
-         /* verilator lint_off DECLFILENAME */\n{body}",
-        hw.target, hw.rows, hw.cols
+         /* verilator lint_off DECLFILENAME */\n{}{body}",
+        hw.target,
+        hw.rows,
+        hw.cols,
+        if ice40 {
+            "// Synthesized, the memories are the iCE40's block RAMs (qw_ram, qw_ucode_regs).\n\
+             `ifdef SYNTHESIS\n`define QW_ICE40_BLOCKS\n`endif\n"
+        } else {
+            ""
+        }
     );
     Ok(Accel { futil, sv, params })
 }

@@ -2,9 +2,11 @@
 //! (`qweave_hw::ucode`): the ROM with each opcode's routine (`qw_ucode_rom`) and the register
 //! file with its constants (`qw_ucode_regs`). The ROM is an initialized array with a
 //! registered read, which yosys maps onto six block RAMs in 512 x 8 mode; the register file
-//! instantiates two 256 x 16 block RAMs under `SYNTHESIS` (an inferred one would get logic
-//! to define a read of the entry being written), with the constants as their initial
-//! contents, and is otherwise an array whose model garbles such a read, as `qw_ram`'s does.
+//! instantiates two iCE40 256 x 16 block RAMs under `QW_ICE40_BLOCKS` (an inferred one would
+//! get logic to define a read of the entry being written), with the constants as their
+//! initial contents. Otherwise it is an initialized array: plain under other synthesis
+//! (Xilinx block RAMs read the old entry), and in simulation a model that garbles such a
+//! read, as `qw_ram`'s does.
 
 use qweave_hw::ucode::program::{Program, assemble};
 use std::fmt::Write;
@@ -71,7 +73,7 @@ fn regs(p: &Program) -> String {
          module qw_ucode_regs (\n    input  logic        clk,\n    input  logic        we,\n    \
          input  logic [7:0]  wa,\n    input  logic [15:0] wd,\n    input  logic [7:0]  ra_a,\n    \
          output logic [15:0] rd_a,\n    input  logic [7:0]  ra_b,\n    output logic [15:0] rd_b\n);\n\
-         `ifdef SYNTHESIS\n",
+         `ifdef QW_ICE40_BLOCKS\n",
     );
     for (name, rd, ra) in [("port_a", "rd_a", "ra_a"), ("port_b", "rd_b", "ra_b")] {
         s += &block(name, &p.init, rd, ra);
@@ -80,9 +82,11 @@ fn regs(p: &Program) -> String {
     for (k, v) in p.init.iter().enumerate() {
         let _ = writeln!(s, "    file[{k}] = 16'h{v:04x};");
     }
-    s += "  end\n  always_ff @(posedge clk) begin\n    if (we) file[wa] <= wd;\n";
+    s += "  end\n  always_ff @(posedge clk) begin\n    if (we) file[wa] <= wd;\n`ifdef SYNTHESIS\n";
+    s += "    rd_a <= file[ra_a];\n    rd_b <= file[ra_b];\n`else\n";
     s += "    rd_a <= we && wa == ra_a ? ~file[ra_a] : file[ra_a];\n";
-    s += "    rd_b <= we && wa == ra_b ? ~file[ra_b] : file[ra_b];\n  end\n`endif\nendmodule\n";
+    s += "    rd_b <= we && wa == ra_b ? ~file[ra_b] : file[ra_b];\n`endif\n  end\n`endif\n";
+    s += "endmodule\n";
     s
 }
 

@@ -197,7 +197,7 @@ pub fn yosys_utilization_with(
 ) -> Result<XilinxCells, Error> {
     let dir = prepare_out_dir(out_dir)?;
     check_identifier(top)?;
-    let synth = format!("synth_xilinx -family xcup -top {top}");
+    let synth = format!("synth_xilinx -family xcup -flatten -top {top}");
     synthesize(tools, sources, top, &dir, &synth, quiet)?;
     Ok(XilinxCells::from_counts(read_cell_counts(
         &dir.join("synth_stat.json"),

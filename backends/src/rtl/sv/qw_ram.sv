@@ -1,11 +1,13 @@
 // qw_ram: a memory with one write port and one registered read port (the data of the address
 // presented in one cycle comes out in the next). A read of the entry written in the same cycle
 // is undefined, as in an iCE40 block RAM: the simulation model returns that entry's bits
-// inverted, so a design that relies on it fails its tests. Synthesis (yosys defines SYNTHESIS)
-// builds it of SB_RAM40_4K blocks: one in 512 x 8 mode for at most 512 entries of at most
-// 8 bits, else 256 x 16 blocks side by side and stacked, the read port's upper address bits
-// registered to pick a stack's output. (Inferred, yosys would add logic to every memory to
-// emulate a defined read-during-write.)
+// inverted, so a design that relies on it fails its tests. For the iCE40 (accel.sv defines
+// QW_ICE40_BLOCKS when synthesized for it) it is built of SB_RAM40_4K blocks: one in 512 x 8
+// mode for at most 512 entries of at most 8 bits, else 256 x 16 blocks side by side and
+// stacked, the read port's upper address bits registered to pick a stack's output.
+// (Inferred, yosys would add logic to every memory to emulate a defined read-during-write.)
+// Other synthesis infers it: a plain synchronous read, which block RAMs such as Xilinx's
+// RAMB36E2 hold as they are.
 module qw_ram #(
     parameter int N = 256,    // entries, a power of two
     parameter int LOG = 8,    // log2(N)
@@ -18,7 +20,7 @@ module qw_ram #(
     input  logic [LOG-1:0] ra,
     output logic [W-1:0]   rd
 );
-`ifdef SYNTHESIS
+`ifdef QW_ICE40_BLOCKS
   if (W <= 8 && N <= 512) begin : narrow
     // 512 x 8: data on the even bits
     logic [15:0] wide_wd, wide_rd;
@@ -59,7 +61,11 @@ module qw_ram #(
   logic [W-1:0] mem [0:N-1];
   always_ff @(posedge clk) begin
     if (we) mem[wa] <= wd;
+`ifdef SYNTHESIS
+    rd <= mem[ra];
+`else
     rd <= we && wa == ra ? ~mem[ra] : mem[ra];
+`endif
   end
 `endif
 endmodule

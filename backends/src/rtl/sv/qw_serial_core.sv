@@ -10,6 +10,7 @@
 module qw_serial_core #(
     parameter int ROWS = 4,
     parameter int LOG_ROWS = 2,
+    parameter int PAIRED = 0,  // 1: the column's rows two to a DSP48E2 (qw_dsp_pair)
     parameter int ACC_BITS = 32,
     parameter int LI = 9,    // log2 of the entries of the input, weight, accumulator,
     parameter int LW = 9,    // parameter and table memories
@@ -97,8 +98,8 @@ module qw_serial_core #(
   logic [ACC_BITS-1:0] g_awd, p_awd;
   logic [3*WB-1:0] g_walks;
   logic [3*(AW+2)-1:0] walked;
-  qw_serial_gemm #(.ROWS(ROWS), .LOG_ROWS(LOG_ROWS), .ACC_BITS(ACC_BITS), .LI(LI), .LW(LW),
-                   .LA(LA), .AW(AW), .CW(CW)) gemm (
+  qw_serial_gemm #(.ROWS(ROWS), .LOG_ROWS(LOG_ROWS), .PAIRED(PAIRED), .ACC_BITS(ACC_BITS),
+                   .LI(LI), .LW(LW), .LA(LA), .AW(AW), .CW(CW)) gemm (
       .clk, .reset, .go(g_go), .insn, .done(g_done), .cfg_wfmt, .cfg_afmt, .cfg_acc_bits,
       .inp_ra, .inp_rd, .wgt_ra, .wgt_rd, .acc_ra(g_ara), .acc_rd, .acc_we(g_awe),
       .acc_wa(g_awa), .acc_wd(g_awd), .walks(g_walks), .walked);

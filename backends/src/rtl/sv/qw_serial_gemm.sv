@@ -13,6 +13,7 @@
 module qw_serial_gemm #(
     parameter int ROWS = 4,       // a power of two
     parameter int LOG_ROWS = 2,
+    parameter int PAIRED = 0,     // 1: rows two to a DSP48E2 multiply (qw_dsp_pair)
     parameter int ACC_BITS = 32,
     parameter int LI = 10,        // address bits of the input, weight and accumulator memories
     parameter int LW = 10,
@@ -202,6 +203,21 @@ module qw_serial_gemm #(
   logic [AW-1:0] s1_out;
   logic [CW-1:0] s1_j0;
   logic [ROWS*ACC_BITS-1:0] sums, shadow;
+  // each row's product: its own multiply, or two rows to a DSP48E2 (qw_dsp_pair)
+  logic [ROWS*18-1:0] row_prod;
+  wire signed [8:0] w_op = operand(wgt_rd, cfg_wfmt);
+  if (PAIRED != 0) begin : pairs
+    for (genvar r = 0; r < ROWS; r = r + 2) begin : pair
+      qw_dsp_pair mul (.a_lo(operand(inp_rd[r*8 +: 8], cfg_afmt)),
+                       .a_hi(operand(inp_rd[(r+1)*8 +: 8], cfg_afmt)), .w(w_op),
+                       .p_lo(row_prod[r*18 +: 18]), .p_hi(row_prod[(r+1)*18 +: 18]));
+    end
+  end else begin : rows
+    for (genvar r = 0; r < ROWS; r++) begin : row
+      wire signed [17:0] p = operand(inp_rd[r*8 +: 8], cfg_afmt) * w_op;
+      assign row_prod[r*18 +: 18] = p;
+    end
+  end
   always_ff @(posedge clk) begin
     s1 <= step;
     s1_first <= s_first;
@@ -212,7 +228,7 @@ module qw_serial_gemm #(
       for (int r = 0; r < ROWS; r++) begin
         logic signed [17:0] p;
         logic [ACC_BITS-1:0] s;
-        p = operand(inp_rd[r*8 +: 8], cfg_afmt) * operand(wgt_rd, cfg_wfmt);
+        p = row_prod[r*18 +: 18];
         s = (s1_first ? {ACC_BITS{1'b0}} : sums[r*ACC_BITS +: ACC_BITS])
           + {{(ACC_BITS-18){p[17]}}, p};
         sums[r*ACC_BITS +: ACC_BITS] <= s;
