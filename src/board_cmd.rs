@@ -1,4 +1,5 @@
-//! `qweave board`: a compiled iCE40 bundle on a board over its serial port (`run`), and the
+//! `qweave board`: a compiled bundle with a board shell (iCEBreaker, ZCU102) on its board
+//! over a serial port (`run`), and the
 //! virtual board (`serve`): the bitstream's design in Verilator behind a pseudo-terminal, which
 //! `run` (or any host speaking the protocol of docs/hw.md) opens as it would the board's port.
 
@@ -10,9 +11,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub const LONG_ABOUT: &str = "Run a program `qweave compile --target ice40up5k` wrote on the \
-board its bitstream configures (`run`: first `iceprog DIR/ice40/accel.bin`), over the board's \
-serial port at 1 Mbaud: DRAM and the program are loaded, the program runs, and DRAM is read back; \
+pub const LONG_ABOUT: &str = "Run a program `qweave compile --target ice40up5k` (or `--target \
+xczu9eg --datapath serial`) wrote on the board its bitstream configures (`run`: first `iceprog \
+DIR/ice40/accel.bin` on an iCEBreaker, or Vivado's hardware manager with DIR/vivado/out/accel.bit \
+on a ZCU102), over the board's serial port at 1 Mbaud: DRAM and the program are loaded, the program runs, and DRAM is read back; \
 inputs, outputs and --check are as for `qweave simulate`, and the cycles are the board's own \
 count. `serve` makes the virtual board: the same design in Verilator behind a pseudo-terminal \
 whose path it prints, for `run --port` or any host speaking the protocol (docs/hw.md, \"The board \
@@ -34,11 +36,13 @@ pub enum BoardCommand {
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// The directory `qweave compile --target ice40up5k` wrote.
+    /// The directory `qweave compile --target ice40up5k` (or `--target xczu9eg --datapath
+    /// serial`) wrote.
     pub dir: PathBuf,
 
     /// The board's serial port (the iCEBreaker's is the FT2232H's second interface, often
-    /// /dev/ttyUSB1), or the virtual board's terminal.
+    /// /dev/ttyUSB1; the ZCU102's the CP2108's channel 2, often /dev/ttyUSB2), or the virtual
+    /// board's terminal.
     #[arg(long, value_name = "PATH")]
     pub port: String,
 
@@ -53,7 +57,8 @@ pub struct RunArgs {
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// The directory `qweave compile --target ice40up5k` wrote.
+    /// The directory `qweave compile --target ice40up5k` (or `--target xczu9eg --datapath
+    /// serial`) wrote.
     pub dir: PathBuf,
 }
 
@@ -66,12 +71,12 @@ pub fn run(args: &BoardArgs) -> CmdResult {
 
 /// An error unless `hw` has the board shell.
 fn has_shell(dir: &Path, hw: &HwConfig) -> CmdResult {
-    if hw.serial && hw.target == "ice40up5k" {
+    if qweave_backends::rtl::board::Board::of(hw).is_some() {
         return Ok(());
     }
     Err(vec![format!(
         "{}: a {} bundle has no board shell; `qweave board` runs what `qweave compile --target \
-         ice40up5k` wrote",
+         ice40up5k` or `--target xczu9eg --datapath serial` wrote",
         dir.display(),
         hw.target
     )])

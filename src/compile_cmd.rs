@@ -39,7 +39,8 @@ pub struct CompileArgs {
     /// The accelerator's datapath: `parallel`, the array of the target's preset (the
     /// default but on ice40up5k), or `serial`, one instruction at a time on a column of
     /// multipliers with block-RAM memories (ice40up5k's only one; on xczu3eg and xczu9eg a
-    /// column of 32 and 64 multipliers, two to a DSP48E2, which yosys counts whole).
+    /// column of 32 multipliers, two to a DSP48E2, which yosys counts whole; on xczu9eg in
+    /// the ZCU102's board shell, so that Vivado writes a bitstream).
     #[arg(long, value_enum)]
     pub datapath: Option<Datapath>,
 
@@ -229,6 +230,17 @@ pub fn run(args: &CompileArgs) -> CmdResult {
             "Vivado is not run here; to place and route the design: {}",
             crate::fpga_flow::vivado_command(dir)
         );
+        if qweave_backends::rtl::board::Board::of(&hw).is_some() {
+            let _ = writeln!(
+                err,
+                "to run it on a ZCU102: cd {} && vivado -mode batch -source program.tcl, then \
+                 qweave board run {} --port /dev/ttyUSB2 -i INPUTS -o OUTPUT (or on the virtual \
+                 board: qweave board serve {})",
+                dir.join("vivado").display(),
+                dir.display(),
+                dir.display()
+            );
+        }
     }
     if flow.is_some() && target == Target::Ice40up5k {
         let _ = writeln!(

@@ -1,7 +1,8 @@
 //! `qweave compile`'s FPGA step: the open tool flow on the generated accelerator (the iCE40
 //! bitstream), or the Vivado script and yosys' count of the DSP48E2 PE for Zynq.
 
-use qweave_backends::rtl::{accel::Accel, packed_mac};
+use qweave_backends::rtl::board::Board;
+use qweave_backends::rtl::{accel::Accel, packed_mac, zcu102};
 use qweave_fpga::{Ice40Build, Ice40Flow, Implement, Part, XilinxCells};
 use qweave_hw::{HwConfig, Target};
 use serde_json::{Value, json};
@@ -90,14 +91,42 @@ pub fn run(
             let vivado = dir.join("vivado");
             let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
             std::fs::create_dir_all(&vivado).map_err(|e| io(&vivado, e))?;
+            // a board shell (the ZCU102's) is the whole chip, on the board's pins; otherwise
+            // `main` is a block, out of context
+            let board = Board::of(hw);
+            let (top, clock, mhz, pins, implement) = match board {
+                Some(Board::Zcu102) => {
+                    let xdc = vivado.join("pins.xdc");
+                    std::fs::write(&xdc, zcu102::XDC).map_err(|e| io(&xdc, e))?;
+                    let program = vivado.join("program.tcl");
+                    let tcl = qweave_fpga::vivado_program_tcl("xczu9", "out/accel.bit")
+                        .map_err(|e| e.to_string())?;
+                    std::fs::write(&program, tcl).map_err(|e| io(&program, e))?;
+                    (
+                        "board",
+                        "clk_125mhz_p",
+                        f64::from(zcu102::OSCILLATOR_MHZ),
+                        vec![PathBuf::from("pins.xdc")],
+                        Implement::Bitstream,
+                    )
+                }
+                _ => (
+                    "main",
+                    "clk",
+                    f64::from(hw.clock_mhz),
+                    Vec::new(),
+                    Implement::OutOfContext,
+                ),
+            };
             let tcl = qweave_fpga::vivado_tcl(
                 chip.device,
                 &[PathBuf::from("../accel.sv")],
-                "main",
-                "clk",
-                f64::from(hw.clock_mhz),
+                &pins,
+                top,
+                clock,
+                mhz,
                 "out",
-                Implement::OutOfContext,
+                implement,
             )
             .map_err(|e| e.to_string())?;
             let script = vivado.join("build.tcl");
@@ -106,9 +135,9 @@ pub fn run(
             if accel.params.serial {
                 // the serial datapath's memories are block RAMs, so yosys reads all of it
                 let cells =
-                    qweave_fpga::yosys_utilization(&[dir.join("accel.sv")], "main", &yosys, false)
+                    qweave_fpga::yosys_utilization(&[dir.join("accel.sv")], top, &yosys, false)
                         .map_err(|e| e.to_string())?;
-                return zynq_serial(hw, &cells, chip, cycles).map(Some);
+                return zynq_serial(hw, board, &cells, chip, cycles).map(Some);
             }
             // yosys reads one column of the array (its PEs, cascade, lane decoders and lane
             // sums: every DSP48E2 of the design), not the whole: the array and memories pass
@@ -215,10 +244,11 @@ fn ice40(b: &Ice40Build, dir: &Path, cycles: u64) -> Flow {
     }
 }
 
-/// The serial datapath on a Zynq part: yosys' count of the whole of `main`, checked
-/// against the part, and the Vivado script's report.
+/// The serial datapath on a Zynq part: yosys' count of the whole design (`main`, or with
+/// the ZCU102's shell `board`), checked against the part, and the Vivado script's report.
 fn zynq_serial(
     hw: &HwConfig,
+    board: Option<Board>,
     cells: &XilinxCells,
     chip: &Part,
     cycles: u64,
@@ -252,12 +282,12 @@ fn zynq_serial(
         })
         .collect();
     let command = "vivado -mode batch -source build.tcl";
-    let manifest = json!({
+    let mut manifest = json!({
         "flow": "Vivado (not run here), yosys synth_xilinx -family xcup of the whole design",
         "part": part,
         "vivado_script": "vivado/build.tcl",
         "vivado_command": format!("cd vivado && {command}"),
-        "implement": "out_of_context",
+        "implement": if board.is_some() { "bitstream" } else { "out_of_context" },
         "target_mhz": hw.clock_mhz,
         "latency_us_at_target": cycles as f64 / f64::from(hw.clock_mhz),
         "datapath": "serial",
@@ -269,20 +299,42 @@ fn zynq_serial(
         "utilization": used,
     });
     let mut report = format!("## FPGA build ({}, {part}, serial datapath)\n\n", chip.name);
+    if board == Some(Board::Zcu102) {
+        manifest["bitstream"] = json!("vivado/out/accel.bit");
+        manifest["program_script"] = json!("vivado/program.tcl");
+        manifest["board"] = json!("ZCU102");
+        let _ = writeln!(
+            report,
+            "Vivado is not run here: `vivado/build.tcl` synthesizes, places and routes the \
+             board shell (`board`: the accelerator, the UART and 128 KiB of block RAM for DRAM \
+             and the program, its {} MHz clock from the {} MHz oscillator through an MMCM) on \
+             the ZCU102's pins (`vivado/pins.xdc`) and writes `vivado/out/accel.bit` (run `cd \
+             vivado && {command}`); its timing report is the check of that clock. Programmed \
+             into the logic over JTAG (`cd vivado && vivado -mode batch -source program.tcl`), \
+             the board runs what `qweave board run DIR --port PORT` (the CP2108's channel 2) \
+             sends.\n",
+            hw.clock_mhz,
+            zcu102::OSCILLATOR_MHZ
+        );
+    } else {
+        let _ = writeln!(
+            report,
+            "Vivado is not run here: `vivado/build.tcl` synthesizes, places and routes `main` \
+             out of context at {} MHz and reports its utilization and timing (run `cd vivado \
+             && {command}`); the timing report is the check of that clock. Out of context \
+             because `main`'s ports are the program and DRAM buses; a bitstream needs a board \
+             design that ties them to memory, and the Ultra96-V2 has neither an oscillator nor \
+             a UART of the logic's own (both are the processing system's, which only Vivado's \
+             IP configures).\n",
+            hw.clock_mhz
+        );
+    }
     let _ = writeln!(
         report,
-        "Vivado is not run here: `vivado/build.tcl` synthesizes, places and routes `main` out \
-         of context at {} MHz and reports its utilization and timing (run `cd vivado && \
-         {command}`); the timing report is the check of that clock. Out of context because \
-         `main`'s ports are the program and DRAM buses; a bitstream needs a board design that \
-         ties them to memory.\n",
-        hw.clock_mhz
-    );
-    let _ = writeln!(
-        report,
-        "yosys `synth_xilinx -family xcup` maps the whole design (`main`) to the counts \
-         below; the column of {} multipliers takes {pairs} DSP48E2, two products each \
-         (`qw_dsp_pair`), and the memories are block RAMs.\n",
+        "yosys `synth_xilinx -family xcup` maps the whole design (`{}`) to the counts below; \
+         the column of {} multipliers takes {pairs} DSP48E2, two products each (`qw_dsp_pair`), \
+         and the memories are block RAMs.\n",
+        if board.is_some() { "board" } else { "main" },
         hw.rows
     );
     let _ = writeln!(report, "| resource | used | available |\n|---|---|---|");

@@ -30,8 +30,9 @@ pub enum Engine {
     Isa,
     /// The generated accelerator in Verilator: exact values, the hardware's cycles.
     Rtl,
-    /// ice40up5k: the bitstream's design (the accelerator in its board shell) in Verilator,
-    /// the program and data loaded, run and read back over its UART at the board's bit rate.
+    /// ice40up5k, and xczu9eg's serial datapath: the bitstream's design (the accelerator in
+    /// its board shell) in Verilator, the program and data loaded, run and read back over its
+    /// UART at the board's bit rate.
     Board,
 }
 
@@ -128,10 +129,10 @@ pub(crate) fn board_engine(
     dir: &Path,
     hw: &HwConfig,
 ) -> Result<qweave_backends::rtl::board::BoardEngine, Vec<String>> {
-    if !(hw.serial && hw.target == qweave_hw::Target::Ice40up5k.name()) {
+    if qweave_backends::rtl::board::Board::of(hw).is_none() {
         return Err(vec![format!(
-            "{}: --engine board runs the iCE40's board shell, which a {} bundle does not have; \
-             use --engine rtl",
+            "{}: --engine board runs a board shell (ice40up5k's, or xczu9eg's with --datapath \
+             serial), which a {} bundle does not have; use --engine rtl",
             dir.display(),
             hw.target
         )]);

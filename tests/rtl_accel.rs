@@ -355,7 +355,10 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
     assert!(products.contains(&2) && products.contains(&6), "{fpga}");
     let tcl = std::fs::read_to_string(dsp.join("vivado/build.tcl")).unwrap();
     assert!(tcl.contains("read_verilog -sv ../accel.sv"), "{tcl}");
-    assert!(tcl.contains("synth_design -top main -part xczu3eg-sbva484-1-e -mode out_of_context"));
+    assert!(tcl.contains(
+        "synth_design -top main -part xczu3eg-sbva484-1-e -verilog_define SYNTHESIS -mode \
+         out_of_context"
+    ));
     assert!(tcl.contains("create_clock -period 5.000 -name clk [get_ports clk]"));
     let vivado = format!(
         "cd {} && vivado -mode batch -source build.tcl",

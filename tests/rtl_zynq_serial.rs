@@ -1,7 +1,8 @@
 //! `qweave compile --datapath serial` for a Zynq part: the serial datapath (block-RAM
 //! memories, a column of multipliers two to a DSP48E2) that yosys synthesizes whole and
-//! checks against the part, the Vivado script for it, and the bundle simulated in RTL
-//! bit-exactly with the prediction beside the interpreter's; and the datapaths a target
+//! checks against the part, the Vivado script for it (out of context on the ZU3EG, a
+//! bitstream with the ZCU102's board shell and pins on the ZU9EG), and the bundle simulated
+//! in RTL, and on the ZCU102 over its shell's UART, bit-exactly; and the datapaths a target
 //! does not have, refused. yosys and Verilator come from `scripts/hw-tools.sh`.
 
 mod common;
@@ -10,9 +11,13 @@ fn qweave_cached(args: &[&str]) -> common::Run {
     common::qweave_env(args, &[("QWEAVE_CACHE", &common::root().join(".cache"))])
 }
 
+/// The ZU3EG's: `main` alone (no board shell: the Ultra96-V2's logic has no oscillator or
+/// UART of its own), its rows paired; the bundle bit-exact in RTL with the interpreter's
+/// prediction. (The FPGA step, yosys' count of the whole design, runs on the ZU9EG below;
+/// here it would be the same but for the top module.)
 #[test]
-fn the_zynq_serial_datapath_is_counted_whole_and_runs_in_rtl() {
-    let tmp = std::env::temp_dir().join(format!("qweave-zynq-serial-{}", std::process::id()));
+fn the_zu3eg_serial_bundle_runs_in_rtl_bit_exactly() {
+    let tmp = std::env::temp_dir().join(format!("qweave-zu3-serial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
     let out = tmp.join("zu3");
@@ -24,46 +29,20 @@ fn the_zynq_serial_datapath_is_counted_whole_and_runs_in_rtl() {
         "xczu3eg",
         "--datapath",
         "serial",
+        "--no-fpga-tools",
         "-o",
         out_s,
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
-    let fpga = &m["fpga"];
-    assert_eq!(fpga["datapath"], "serial", "{fpga}");
-    // the column: 32 multipliers in 16 DSP48E2, two products each; the whole design's
-    // DSP48E2 are those and the setup product's and the micro-machine's
-    assert_eq!(fpga["column"]["rows"], 32, "{fpga}");
-    assert_eq!(fpga["column"]["dsp48e2"], 16, "{fpga}");
-    assert_eq!(fpga["column"]["products_per_dsp"], 2, "{fpga}");
-    let used = |r: &str| fpga["utilization"][r]["used"].as_u64().unwrap();
-    let available = |r: &str| fpga["utilization"][r]["available"].as_u64().unwrap();
-    assert_eq!(used("DSP48E2"), 18, "{fpga}");
-    // every memory is block RAM: one input copy a row at least, and no memory in LUTs
-    // beyond the FIFOs' few
-    assert!(used("RAMB36") >= 32, "{fpga}");
-    for r in ["LUT", "FF", "DSP48E2", "RAMB36", "CARRY8"] {
-        assert!(used(r) > 0 && used(r) <= available(r), "{r}: {fpga}");
-    }
-    assert!(used("LUT") < 20_000, "{fpga}");
-    assert!(
-        r.stderr.contains("yosys: the serial datapath takes")
-            && r.stderr
-                .contains("/360 DSP48E2 (16 for the column's 32 multipliers"),
-        "{}",
-        r.stderr
+    assert_eq!(
+        (&m["hw"]["serial"], &m["hw"]["rows"]),
+        (&serde_json::json!(true), &serde_json::json!(32))
     );
-    let log = std::fs::read_to_string(out.join("yosys/synth.log")).unwrap();
-    assert!(log.contains("synth_xilinx -family xcup -flatten -top main"));
-    let tcl = std::fs::read_to_string(out.join("vivado/build.tcl")).unwrap();
-    assert!(tcl.contains("synth_design -top main -part xczu3eg-sbva484-1-e -mode out_of_context"));
-    assert!(tcl.contains("create_clock -period 20.000 -name clk [get_ports clk]"));
-    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.contains("## FPGA build (ZU3EG, xczu3eg-sbva484-1-e, serial datapath)"));
-    assert!(r.stderr.contains("vivado -mode batch -source build.tcl"));
     let sv = std::fs::read_to_string(out.join("accel.sv")).unwrap();
     assert!(sv.contains("module qw_dsp_pair") && !sv.contains("module board"));
+    assert!(!sv.contains("`define QW_ICE40_BLOCKS"));
 
     // the bundle in RTL: every layer the interpreter's, and the same class
     let y = tmp.join("y.npz");
@@ -81,7 +60,7 @@ fn the_zynq_serial_datapath_is_counted_whole_and_runs_in_rtl() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("every layer equal"), "{}", r.stderr);
     assert!(r.stdout.contains("(1 of 1 equal)"), "{}", r.stdout);
-    // no board shell in a Zynq bundle
+    // no board shell
     let r = qweave_cached(&[
         "simulate",
         out_s,
@@ -94,6 +73,119 @@ fn the_zynq_serial_datapath_is_counted_whole_and_runs_in_rtl() {
     ]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("use --engine rtl"), "{}", r.stderr);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// The ZU9EG's, in the ZCU102's board shell: the whole chip, a bitstream script with the
+/// board's pins, yosys' count of `board`; the bundle run over the shell's UART in Verilator
+/// (the board engine) bit-exactly.
+#[test]
+fn the_zcu102_bundle_is_a_bitstream_script_and_runs_in_its_board_shell() {
+    let tmp = std::env::temp_dir().join(format!("qweave-zcu102-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = tmp.join("zcu102");
+    let out_s = out.to_str().unwrap();
+    let r = qweave_cached(&[
+        "compile",
+        "tests/models/digits_w1a1.onnx",
+        "--target",
+        "xczu9eg",
+        "--datapath",
+        "serial",
+        "-o",
+        out_s,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let fpga = &m["fpga"];
+    assert_eq!(fpga["implement"], "bitstream", "{fpga}");
+    assert_eq!(fpga["bitstream"], "vivado/out/accel.bit", "{fpga}");
+    assert_eq!(fpga["board"], "ZCU102", "{fpga}");
+    assert_eq!(fpga["datapath"], "serial", "{fpga}");
+    // the column: 32 multipliers in 16 DSP48E2, two products each; the whole design's
+    // DSP48E2 are those and the setup product's and the micro-machine's
+    assert_eq!(fpga["column"]["rows"], 32, "{fpga}");
+    assert_eq!(fpga["column"]["dsp48e2"], 16, "{fpga}");
+    assert_eq!(fpga["column"]["products_per_dsp"], 2, "{fpga}");
+    let used = |r: &str| fpga["utilization"][r]["used"].as_u64().unwrap();
+    let available = |r: &str| fpga["utilization"][r]["available"].as_u64().unwrap();
+    assert_eq!(used("DSP48E2"), 18, "{fpga}");
+    // every memory is block RAM: the input copies (one a row) and the board's 128 KiB
+    assert!(used("RAMB36") >= 32 + 32, "{fpga}");
+    for r in ["LUT", "FF", "DSP48E2", "RAMB36", "CARRY8"] {
+        assert!(used(r) > 0 && used(r) <= available(r), "{r}: {fpga}");
+    }
+    assert!(used("LUT") < 20_000, "{fpga}");
+    assert!(
+        r.stderr.contains("yosys: the serial datapath takes")
+            && r.stderr
+                .contains("/2520 DSP48E2 (16 for the column's 32 multipliers"),
+        "{}",
+        r.stderr
+    );
+    let tcl = std::fs::read_to_string(out.join("vivado/build.tcl")).unwrap();
+    assert!(tcl.contains(
+        "synth_design -top board -part xczu9eg-ffvb1156-2-e -verilog_define SYNTHESIS\n"
+    ));
+    assert!(tcl.contains("create_clock -period 8.000 -name clk_125mhz_p [get_ports clk_125mhz_p]"));
+    assert!(tcl.contains("read_xdc pins.xdc\n"));
+    assert!(
+        tcl.trim_end()
+            .ends_with("write_bitstream -force [file join $out accel.bit]")
+    );
+    let program = std::fs::read_to_string(out.join("vivado/program.tcl")).unwrap();
+    assert!(program.contains("get_hw_devices xczu9*") && program.contains("out/accel.bit"));
+    assert_eq!(fpga["program_script"], "vivado/program.tcl", "{fpga}");
+    let pins = std::fs::read_to_string(out.join("vivado/pins.xdc")).unwrap();
+    assert_eq!(pins, qweave_backends::rtl::zcu102::XDC);
+    let log = std::fs::read_to_string(out.join("yosys/synth.log")).unwrap();
+    assert!(log.contains("synth_xilinx -family xcup -flatten -top board"));
+    assert!(
+        r.stderr.contains("to run it on a ZCU102: cd ")
+            && r.stderr.contains("vivado -mode batch -source program.tcl")
+            && r.stderr.contains("qweave board run"),
+        "{}",
+        r.stderr
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## FPGA build (ZU9EG, xczu9eg-ffvb1156-2-e, serial datapath)"));
+    assert!(report.contains("`vivado/out/accel.bit`"), "{report}");
+    let sv = std::fs::read_to_string(out.join("accel.sv")).unwrap();
+    assert!(sv.contains("module qw_dsp_pair") && sv.contains("MMCME4_BASE"));
+
+    // over the shell's UART in Verilator: the ISA simulator's outputs, every layer checked
+    let x = "examples/digits_image.npz";
+    let (y_board, y_isa) = (tmp.join("board.npz"), tmp.join("isa.npz"));
+    let r = qweave_cached(&[
+        "simulate",
+        out_s,
+        "--engine",
+        "board",
+        "-i",
+        x,
+        "-o",
+        y_board.to_str().unwrap(),
+        "--check",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("every layer equal"), "{}", r.stderr);
+    let r = qweave_cached(&[
+        "simulate",
+        out_s,
+        "--engine",
+        "isa",
+        "-i",
+        x,
+        "-o",
+        y_isa.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(&y_board).unwrap(),
+        std::fs::read(&y_isa).unwrap()
+    );
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

@@ -157,16 +157,16 @@ impl Target {
     }
 
     /// The serial datapath for this target (`qweave compile --datapath serial`): the
-    /// iCE40's preset, or on a Zynq part a column of 32 (ZU3EG) or 64 (ZU9EG) multipliers,
-    /// two to a DSP48E2, with block-RAM memories (the rows' input copies take 64 and 256
-    /// RAMB36); `None` for `sim`. Its 50 MHz clock is not measured (no open tool times
-    /// UltraScale+ parts): the Vivado script's timing report is the check.
+    /// iCE40's preset, or on a Zynq part a column of 32 multipliers, two to a DSP48E2, with
+    /// block-RAM memories (the rows' input copies take 64 RAMB36); the e-graph mapper
+    /// doubles the column where that fits and is faster. `None` for `sim`. Its 50 MHz clock
+    /// is not measured (no open tool times UltraScale+ parts): the Vivado script's timing
+    /// report is the check.
     pub fn serial_preset(self) -> Option<HwConfig> {
         let (rows, bank) = match self {
             Target::Sim => return None,
             Target::Ice40up5k => return Some(self.preset()),
-            Target::Xczu3eg => (32, 128),
-            Target::Xczu9eg => (64, 128),
+            Target::Xczu3eg | Target::Xczu9eg => (32, 128),
         };
         let ice40 = Target::Ice40up5k.preset();
         Some(HwConfig {

@@ -330,15 +330,20 @@ pub fn compile_calyx(futil: &str, externs: &str) -> Result<String, String> {
     ))
 }
 
+/// What `accel.sv` opens with for the iCE40: synthesized, the memories are its block RAMs
+/// (`qw_ram`, `qw_ucode_regs`, `qw_spram`), not inferred.
+pub const ICE40_BLOCKS: &str = "// Synthesized, the memories are the iCE40's block RAMs \
+     (qw_ram, qw_ucode_regs, qw_spram).\n`ifdef SYNTHESIS\n`define QW_ICE40_BLOCKS\n`endif\n";
+
 /// The accelerator for `hw`.
 pub fn generate(hw: &HwConfig) -> Result<Accel, String> {
     let params = Params::of(hw)?;
     let futil = futil(&params);
     let mut body = compile_calyx(&futil, &primitives(&params)?)?;
-    // the iCE40's serial datapath: its block RAMs instantiated when synthesized, and the
-    // board shell around it
+    // the serial datapath on a board: the shell around it (and on the iCE40, its block RAMs
+    // instantiated when synthesized)
     let ice40 = params.serial && hw.target == Target::Ice40up5k.name();
-    if ice40 {
+    if super::board::Board::of(hw).is_some() {
         body += "// ---- the board shell (top module `board`) ----\n";
         body += &super::board::shell(hw)?;
     }
@@ -350,12 +355,7 @@ pub fn generate(hw: &HwConfig) -> Result<Accel, String> {
         hw.target,
         hw.rows,
         hw.cols,
-        if ice40 {
-            "// Synthesized, the memories are the iCE40's block RAMs (qw_ram, qw_ucode_regs).\n\
-             `ifdef SYNTHESIS\n`define QW_ICE40_BLOCKS\n`endif\n"
-        } else {
-            ""
-        }
+        if ice40 { ICE40_BLOCKS } else { "" }
     );
     Ok(Accel { futil, sv, params })
 }

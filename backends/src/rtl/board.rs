@@ -1,8 +1,9 @@
-//! The board shell for the serial accelerator on an iCE40 UP5K board (the iCEBreaker's pins):
-//! the `board` top module (the PLL to the configuration's clock, `qw_board` with its UART and
-//! the 128 KiB SPRAM holding DRAM and program), its pin constraints, the host's side of the
-//! UART protocol (`qw_board.sv` and `docs/hw.md`, "The board shell"), and the board engine:
-//! the whole shell in Verilator with a host on its UART line.
+//! The board shell for the serial accelerator on an iCE40 UP5K board (the iCEBreaker's pins)
+//! or, for `xczu9eg`, the ZCU102 (`zcu102.rs`): the `board` top module (the PLL to the
+//! configuration's clock, `qw_board` with its UART and the 128 KiB memory holding DRAM and
+//! program), its pin constraints, the host's side of the UART protocol (`qw_board.sv` and
+//! `docs/hw.md`, "The board shell"), and the board engine: the whole shell in Verilator with
+//! a host on its UART line.
 
 use super::engine::Files;
 use qweave_hw::HwConfig;
@@ -18,6 +19,48 @@ pub const BOARD_MHZ: u32 = 12;
 /// The board's memory, in bytes: DRAM from byte 0, the program above it (the four SPRAMs the
 /// serial datapath's DRAM addresses).
 pub const MEMORY_BYTES: usize = qweave_hw::serial::DRAM_BYTES as usize;
+
+/// The boards a serial bundle's shell is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Board {
+    /// The iCEBreaker (`ice40up5k`).
+    Icebreaker,
+    /// The ZCU102 (`xczu9eg` with `--datapath serial`): the programmable logic alone.
+    Zcu102,
+}
+
+impl Board {
+    /// The board `hw`'s bundle is built for, if it has a board shell: the serial datapath on
+    /// `ice40up5k` or `xczu9eg` (the Ultra96-V2's ZU3EG has no oscillator or UART pins of its
+    /// own in the logic, only the processing system's).
+    pub fn of(hw: &HwConfig) -> Option<Board> {
+        if !hw.serial {
+            return None;
+        }
+        match qweave_hw::Target::parse(&hw.target) {
+            Ok(qweave_hw::Target::Ice40up5k) => Some(Board::Icebreaker),
+            Ok(qweave_hw::Target::Xczu9eg) => Some(Board::Zcu102),
+            _ => None,
+        }
+    }
+
+    /// Its name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Board::Icebreaker => "iCEBreaker",
+            Board::Zcu102 => "ZCU102",
+        }
+    }
+
+    /// The board engine's testbench settings: the top module's clock port, and whether its
+    /// LED is lit high.
+    fn testbench_flags(self) -> [String; 2] {
+        match self {
+            Board::Icebreaker => ["-DQW_CLOCK=clk_12mhz".into(), "-DQW_LED_N".into()],
+            Board::Zcu102 => ["-DQW_CLOCK=clk_125mhz_p".into(), "-DQW_LED".into()],
+        }
+    }
+}
 
 /// The shell's primitives, in the order `accel.sv` holds them.
 pub const PRIMITIVES: [(&str, &str); 4] = [
@@ -148,10 +191,20 @@ pub fn top(hw: &HwConfig) -> Result<String, String> {
     ))
 }
 
-/// The shell's primitives and the top module for `hw`, as `accel.sv` appends them.
+/// The shell's primitives and the top module for `hw`'s board, as `accel.sv` appends them.
 pub fn shell(hw: &HwConfig) -> Result<String, String> {
     let mut parts: Vec<String> = PRIMITIVES.iter().map(|(_, t)| t.to_string()).collect();
-    parts.push(top(hw)?);
+    parts.push(match Board::of(hw) {
+        Some(Board::Icebreaker) => top(hw)?,
+        Some(Board::Zcu102) => super::zcu102::top(hw)?,
+        None => {
+            return Err(format!(
+                "a {} {} accelerator has no board shell",
+                hw.target,
+                if hw.serial { "serial" } else { "parallel" }
+            ));
+        }
+    });
     Ok(parts.join("\n"))
 }
 
@@ -235,10 +288,16 @@ impl BoardEngine {
     /// for `hw` (with its board shell).
     pub fn build(hw: &HwConfig, accel_sv: &str, cache: &Path) -> Result<BoardEngine, String> {
         let verilator = qweave_rtl::Verilator::find()?;
+        let board = Board::of(hw).ok_or_else(|| format!("{} has no board shell", hw.target))?;
+        let [clock, led] = board.testbench_flags();
         let flags = [
             "-Wall".to_string(),
             "-CFLAGS".to_string(),
             format!("-DQW_DIV={}", divisor(hw)?),
+            "-CFLAGS".to_string(),
+            clock,
+            "-CFLAGS".to_string(),
+            led,
         ];
         let sources = [("accel.sv", accel_sv.to_string())];
         let model = verilator.build(cache, "board", &sources, TESTBENCH, &flags)?;

@@ -1,4 +1,4 @@
-// The board engine's testbench: the board shell (`board`, accel.sv's top for an iCE40 board)
+// The board engine's testbench: the board shell (`board`, accel.sv's top for a board)
 // with a host on its UART, bit by bit at QW_DIV clock cycles a bit. Reads its orders from
 // standard input, one per line:
 //   send FILE N    send FILE's bytes, then wait for N bytes from the board
@@ -35,6 +35,18 @@ static const uint64_t IDLE_FIRST = 64;
 
 #ifndef QW_DIV
 #error "QW_DIV (clock cycles per UART bit) must be defined"
+#endif
+// the board's top module: its clock port (QW_CLOCK), and its LED, lit while the accelerator
+// runs, low (QW_LED_N, the iCEBreaker's) or high (QW_LED, the ZCU102's)
+#ifndef QW_CLOCK
+#error "QW_CLOCK (the top module's clock port) must be defined"
+#endif
+#if defined(QW_LED_N)
+#define QW_IDLE(top) ((top)->led_n)
+#elif defined(QW_LED)
+#define QW_IDLE(top) (!(top)->led)
+#else
+#error "QW_LED_N or QW_LED must be defined"
 #endif
 
 static std::vector<uint8_t> slurp(const std::string& path) {
@@ -97,9 +109,9 @@ struct Receiver {
 // board finished sending in `b`, else 0 (a malformed byte ends the simulation).
 static int cycle(Vboard* top, Sender& host, Receiver& board, uint64_t& n, uint8_t& b) {
   top->rx = host.line();
-  top->clk_12mhz = 0;
+  top->QW_CLOCK = 0;
   top->eval();
-  top->clk_12mhz = 1;
+  top->QW_CLOCK = 1;
   top->eval();
   n++;
   host.tick();
@@ -140,7 +152,7 @@ static int serve(Vboard* top) {
   for (;;) {
     // a quiet line and an idle board: wait for the host instead of spinning
     if (n >= IDLE_FIRST && in.empty() && out.empty() && host.idle() && board.idle() &&
-        top->led_n && quiet > 16 * QW_DIV) {
+        QW_IDLE(top) && quiet > 16 * QW_DIV) {
       if (getppid() != parent) return 0;
       struct pollfd p = {master, POLLIN, 0};
       poll(&p, 1, 50);
@@ -161,7 +173,7 @@ static int serve(Vboard* top) {
       if (put != 1) break;
       out.pop_front();
     }
-    quiet = (host.idle() && board.idle() && top->led_n) ? quiet + 1 : 0;
+    quiet = (host.idle() && board.idle() && QW_IDLE(top)) ? quiet + 1 : 0;
   }
 }
 
@@ -187,7 +199,7 @@ int main(int argc, char** argv) {
     else if (key == "run") break;
   }
   Vboard* top = new Vboard;
-  top->clk_12mhz = 0;
+  top->QW_CLOCK = 0;
   top->rx = 1;
   top->eval();
   if (pty) return serve(top);

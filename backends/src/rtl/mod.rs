@@ -7,3 +7,4 @@ pub mod board_host;
 pub mod engine;
 pub mod packed_mac;
 pub mod ucode;
+pub mod zcu102;

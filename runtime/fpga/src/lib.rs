@@ -21,8 +21,8 @@ pub use ice40::{Ice40Build, Ice40Cells, Ice40Flow, Ice40Steps, unpack_ice40};
 pub use report::{Clock, Used};
 pub use tool::{StepRun, Tools, debian_package};
 pub use xilinx::{
-    Implement, ULTRA96_V2_PART, XilinxCells, ZCU102_PART, vivado_tcl, yosys_utilization,
-    yosys_utilization_with,
+    Implement, ULTRA96_V2_PART, XilinxCells, ZCU102_PART, vivado_program_tcl, vivado_tcl,
+    yosys_utilization, yosys_utilization_with,
 };
 
 /// What can go wrong driving the tools.

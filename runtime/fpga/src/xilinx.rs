@@ -29,13 +29,16 @@ pub enum Implement {
 }
 
 /// A Vivado non-project Tcl script that builds `top` from `sources` for `part` with a
-/// `clock_mhz` clock on `clock_port`: synthesis, optimization, placement, routing, the
-/// checkpoint, the utilization and timing reports and, for [`Implement::Bitstream`],
-/// `accel.bit`, all written to `out_dir_name` (relative to the directory Vivado runs in,
-/// unless absolute). Run with `vivado -mode batch -source build.tcl`.
+/// `clock_mhz` clock on `clock_port` and the `constraints` files (XDC: a board's pins):
+/// synthesis, optimization, placement, routing, the checkpoint, the utilization and timing
+/// reports and, for [`Implement::Bitstream`], `accel.bit`, all written to `out_dir_name`
+/// (relative to the directory Vivado runs in, unless absolute). Run with `vivado -mode batch
+/// -source build.tcl`.
+#[allow(clippy::too_many_arguments)]
 pub fn vivado_tcl(
     part: &str,
     sources: &[PathBuf],
+    constraints: &[PathBuf],
     top: &str,
     clock_port: &str,
     clock_mhz: f64,
@@ -84,13 +87,17 @@ pub fn vivado_tcl(
     ));
     line("close $f");
     line("read_xdc $xdc");
+    for xdc in constraints {
+        line(&format!("read_xdc {}", tcl_word(&xdc.to_string_lossy())));
+    }
     if implement == Implement::OutOfContext {
         line(&format!(
             "# out of context: {top}'s ports are a block's, not pins, so Vivado writes no bitstream"
         ));
     }
+    line("# SYNTHESIS selects the sources' synthesis branches (as yosys defines it)");
     line(&format!(
-        "synth_design -top {top} -part {}{}",
+        "synth_design -top {top} -part {} -verilog_define SYNTHESIS{}",
         tcl_word(part),
         match implement {
             Implement::Bitstream => "",
@@ -107,6 +114,27 @@ pub fn vivado_tcl(
         line("write_bitstream -force [file join $out accel.bit]");
     }
     Ok(t)
+}
+
+/// A Vivado Tcl script that programs `bitstream` (relative to where Vivado runs, unless
+/// absolute) into the first device of the JTAG chain whose name starts with `device` (the
+/// part's name without its package, such as `xczu9`): the hardware manager on the local
+/// hardware server. Run with `vivado -mode batch -source program.tcl`.
+pub fn vivado_program_tcl(device: &str, bitstream: &str) -> Result<String, Error> {
+    check_identifier(device)?;
+    Ok(format!(
+        "# Programs {bitstream} into the board's {device} over JTAG, written by qweave.\n\
+         # Run it with: vivado -mode batch -source program.tcl\n\
+         open_hw_manager\n\
+         connect_hw_server\n\
+         open_hw_target\n\
+         set device [lindex [get_hw_devices {device}*] 0]\n\
+         current_hw_device $device\n\
+         set_property PROGRAM.FILE [file normalize {}] $device\n\
+         program_hw_devices $device\n\
+         close_hw_manager\n",
+        tcl_word(bitstream)
+    ))
 }
 
 /// `text` as one Tcl word: every character Tcl would treat specially behind a backslash.
@@ -221,6 +249,7 @@ mod tests {
         let tcl = vivado_tcl(
             ULTRA96_V2_PART,
             &["rtl/accel.sv".into(), "/abs/my dir/qw_core.sv".into()],
+            &["pins.xdc".into()],
             "accel",
             "clk",
             200.0,
@@ -236,9 +265,11 @@ mod tests {
                 .position(|x| *x == l)
                 .unwrap_or_else(|| panic!("{l}"))
         };
-        let synth = at("synth_design -top accel -part xczu3eg-sbva484-1-e");
+        let synth =
+            at("synth_design -top accel -part xczu3eg-sbva484-1-e -verilog_define SYNTHESIS");
         assert!(tcl.contains("create_clock -period 5.000 -name clk [get_ports clk]"));
         assert!(at("read_xdc $xdc") < synth && at("read_verilog -sv rtl/accel.sv") < synth);
+        assert!(at("read_xdc pins.xdc") < synth);
         assert!(at(r"read_verilog -sv /abs/my\ dir/qw_core.sv") < synth);
         assert!(synth < at("opt_design") && at("opt_design") < at("place_design"));
         assert!(at("place_design") < at("route_design"));
@@ -252,6 +283,7 @@ mod tests {
             vivado_tcl(
                 ZCU102_PART,
                 &["a.sv".into()],
+                &[],
                 "t",
                 "ck",
                 150.0,
@@ -261,24 +293,56 @@ mod tests {
             .unwrap()
         };
         let zcu = zcu_tcl(Implement::Bitstream);
-        assert!(zcu.contains("synth_design -top t -part xczu9eg-ffvb1156-2-e\n"));
+        assert!(zcu.contains(
+            "synth_design -top t -part xczu9eg-ffvb1156-2-e -verilog_define SYNTHESIS\n"
+        ));
         assert!(zcu.contains("create_clock -period 6.667 -name ck [get_ports ck]"));
         // a block: the same steps, out of context, without the bitstream
         let ooc = zcu_tcl(Implement::OutOfContext);
-        assert!(
-            ooc.contains("synth_design -top t -part xczu9eg-ffvb1156-2-e -mode out_of_context\n")
-        );
+        assert!(ooc.contains(
+            "synth_design -top t -part xczu9eg-ffvb1156-2-e -verilog_define SYNTHESIS \
+                 -mode out_of_context\n"
+        ));
         assert!(ooc.contains("route_design\nwrite_checkpoint") && !ooc.contains("write_bitstream"));
         assert!(ooc.contains("report_utilization") && ooc.contains("report_timing_summary"));
+    }
+
+    #[test]
+    fn the_program_script_programs_the_bitstream_into_the_part() {
+        let tcl = vivado_program_tcl("xczu9", "out/accel.bit").unwrap();
+        let lines: Vec<&str> = tcl.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                "open_hw_manager",
+                "connect_hw_server",
+                "open_hw_target",
+                "set device [lindex [get_hw_devices xczu9*] 0]",
+                "current_hw_device $device",
+                "set_property PROGRAM.FILE [file normalize out/accel.bit] $device",
+                "program_hw_devices $device",
+                "close_hw_manager",
+            ]
+        );
+        assert!(vivado_program_tcl("xczu9 [exit]", "a.bit").is_err());
     }
 
     #[test]
     fn vivado_script_refuses_what_it_cannot_write() {
         let src = [PathBuf::from("a.sv")];
         let bad = |top, port, mhz, srcs: &[PathBuf]| {
-            vivado_tcl(ZCU102_PART, srcs, top, port, mhz, "o", Implement::Bitstream)
-                .unwrap_err()
-                .to_string()
+            vivado_tcl(
+                ZCU102_PART,
+                srcs,
+                &[],
+                top,
+                port,
+                mhz,
+                "o",
+                Implement::Bitstream,
+            )
+            .unwrap_err()
+            .to_string()
         };
         assert!(bad("t", "clk [exit]", 100.0, &src).contains("identifier"));
         assert!(bad("t$x", "clk", 100.0, &src).contains("identifier"));
