@@ -1,5 +1,6 @@
 //! `qweave compile`'s FPGA step: the open tool flow on the generated accelerator (the iCE40
-//! bitstream), or the Vivado script and yosys' count of the DSP48E2 PE for Zynq.
+//! bitstream), or for Zynq the Vivado scripts and yosys' count (of the DSP48E2 array's column
+//! and row packer, or of the whole serial datapath, in the ZCU102's board shell on the ZU9EG).
 
 use qweave_backends::rtl::board::Board;
 use qweave_backends::rtl::{accel::Accel, packed_mac, zcu102};
@@ -299,10 +300,10 @@ fn zynq_serial(
         "utilization": used,
     });
     let mut report = format!("## FPGA build ({}, {part}, serial datapath)\n\n", chip.name);
-    if board == Some(Board::Zcu102) {
+    if let Some(board) = board {
         manifest["bitstream"] = json!("vivado/out/accel.bit");
         manifest["program_script"] = json!("vivado/program.tcl");
-        manifest["board"] = json!("ZCU102");
+        manifest["board"] = json!(board.name());
         let _ = writeln!(
             report,
             "Vivado is not run here: `vivado/build.tcl` synthesizes, places and routes the \

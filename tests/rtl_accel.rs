@@ -96,37 +96,36 @@ fn fixtures_run_on_the_zynq_serial_datapath_in_rtl_bit_exactly() {
     fixtures_on(&qweave_hw::Target::Xczu3eg.serial_preset().unwrap());
 }
 
-/// The serial datapath with columns of 2 and 4 multipliers (the UP5K's preset has one; a
-/// larger part would take more), each row's input buffer a share of the preset's: the
-/// shadow bank and the write-back of several rows, bit-exact and on the model's cycles.
+/// The serial datapath with a column of 2 plain multipliers (the UP5K's preset has one; the
+/// Zynq's 32 are paired, `fixtures_run_on_the_zynq_serial_datapath_in_rtl_bit_exactly`),
+/// each row's input buffer a share of the preset's: the shadow bank and the write-back of
+/// several rows, bit-exact and on the model's cycles.
 #[test]
-fn wider_serial_columns_run_bit_exactly() {
+fn a_wider_serial_column_runs_bit_exactly() {
     let x = common::digits(1).0[0].clone();
-    for rows in [2, 4] {
-        let mut hw = qweave_hw::Target::Ice40up5k.preset().resized(rows, 1);
-        hw.input_bank_bytes /= rows;
-        let engine = Engine::build(&hw, &common::root().join(".cache/rtl"), false)
-            .unwrap_or_else(|e| panic!("{rows} rows: {e}"));
-        let g = common::lowered("digits_w4a4.onnx");
-        let c = program::compile(&g, &hw).unwrap_or_else(|e| panic!("{rows} rows: {e}"));
-        let inputs = [x.clone()];
-        let isa = execute::simulate(&c, &g, &hw, &inputs).unwrap();
-        let rtl = execute::simulate_rtl(&c, &g, &hw, &engine, &inputs, None)
-            .unwrap_or_else(|e| panic!("{rows} rows: {e}"));
-        assert!(rtl.run.dram == isa.run.dram, "{rows} rows: DRAM differs");
-        assert!(
-            rtl.run.cycles.abs_diff(isa.run.cycles) < 32,
-            "{rows} rows: RTL {} cycles, model {}",
-            rtl.run.cycles,
-            isa.run.cycles
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "ice40up5k {rows}x1 digits_w4a4.onnx: RTL {} cycles, cycle model {}",
-            rtl.run.cycles,
-            isa.run.cycles
-        );
-    }
+    let mut hw = qweave_hw::Target::Ice40up5k.preset().resized(2, 1);
+    hw.input_bank_bytes /= 2;
+    let engine = Engine::build(&hw, &common::root().join(".cache/rtl"), false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let g = common::lowered("digits_w4a4.onnx");
+    let c = program::compile(&g, &hw).unwrap_or_else(|e| panic!("{e}"));
+    let inputs = [x];
+    let isa = execute::simulate(&c, &g, &hw, &inputs).unwrap();
+    let rtl = execute::simulate_rtl(&c, &g, &hw, &engine, &inputs, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(rtl.run.dram == isa.run.dram, "DRAM differs");
+    assert!(
+        rtl.run.cycles.abs_diff(isa.run.cycles) < 32,
+        "RTL {} cycles, model {}",
+        rtl.run.cycles,
+        isa.run.cycles
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "ice40up5k 2x1 digits_w4a4.onnx: RTL {} cycles, cycle model {}",
+        rtl.run.cycles,
+        isa.run.cycles
+    );
 }
 
 /// The engine builds its models with `-Wall`, so the fixtures tests hold their designs to it
@@ -180,11 +179,6 @@ fn a_dsp_pe_without_packings_is_refused() {
     assert!(e.contains("built with no packing"), "{e}");
 }
 
-/// Runs `qweave` with the test cache for Verilator models.
-fn qweave_cached(args: &[&str]) -> common::Run {
-    common::qweave_env(args, &[("QWEAVE_CACHE", &common::root().join(".cache"))])
-}
-
 #[test]
 fn simulate_with_the_rtl_engine_from_the_command_line() {
     let tmp = std::env::temp_dir().join(format!("qweave-rtl-cli-{}", std::process::id()));
@@ -193,7 +187,7 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
     let out = tmp.join("w1a1");
     let out_s = out.to_str().unwrap();
     // (the serial datapath: its waveform-writing model builds quickest)
-    let r = qweave_cached(&[
+    let r = common::qweave_cached(&[
         "compile",
         "tests/models/digits_w1a1.onnx",
         "--target",
@@ -216,10 +210,10 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
         tmp.join("rtl.npz"),
         tmp.join("run.vcd"),
     );
-    let r = qweave_cached(&["simulate", out_s, "-i", x, "-o", y_isa.to_str().unwrap()]);
+    let r = common::qweave_cached(&["simulate", out_s, "-i", x, "-o", y_isa.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // --vcd belongs to the RTL engine
-    let r = qweave_cached(&[
+    let r = common::qweave_cached(&[
         "simulate",
         out_s,
         "-i",
@@ -231,7 +225,7 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
     ]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("--engine rtl"), "{}", r.stderr);
-    let r = qweave_cached(&[
+    let r = common::qweave_cached(&[
         "simulate",
         out_s,
         "--engine",
@@ -257,7 +251,7 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
     assert!(wave.contains("$enddefinitions") && wave.contains("m_rreq"));
     // the board engine: the bitstream's design, loaded, run and read back over its UART
     let y_board = tmp.join("board.npz");
-    let r = qweave_cached(&[
+    let r = common::qweave_cached(&[
         "simulate",
         out_s,
         "--engine",
@@ -291,7 +285,7 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
     let mut text = std::fs::read_to_string(&sv).unwrap();
     text.push_str("// edited\n");
     std::fs::write(&sv, text).unwrap();
-    let r = qweave_cached(&[
+    let r = common::qweave_cached(&[
         "simulate",
         out_s,
         "--engine",
@@ -306,7 +300,7 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
     // a DSP target's bundle holds its own DSP48E2 array (running it would build the preset's
     // 16x16 array in Verilator, minutes; the fixtures test runs the same PE in a smaller one)
     let dsp = tmp.join("dsp");
-    let r = qweave_cached(&[
+    let r = common::qweave_cached(&[
         "compile",
         "tests/models/digits_w4a4.onnx",
         "--target",
@@ -318,7 +312,7 @@ fn simulate_with_the_rtl_engine_from_the_command_line() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // (no board shell there)
-    let rb = qweave_cached(&[
+    let rb = common::qweave_cached(&[
         "simulate",
         dsp.to_str().unwrap(),
         "--engine",

@@ -2,14 +2,9 @@
 //! memories, a column of multipliers two to a DSP48E2) that yosys synthesizes whole and
 //! checks against the part, the Vivado script for it (out of context on the ZU3EG, a
 //! bitstream with the ZCU102's board shell and pins on the ZU9EG), and the bundle simulated
-//! in RTL, and on the ZCU102 over its shell's UART, bit-exactly; and the datapaths a target
-//! does not have, refused. yosys and Verilator come from `scripts/hw-tools.sh`.
+//! in RTL bit-exactly; and the datapaths a target does not have, refused. yosys and Verilator come from `scripts/hw-tools.sh`.
 
 mod common;
-
-fn qweave_cached(args: &[&str]) -> common::Run {
-    common::qweave_env(args, &[("QWEAVE_CACHE", &common::root().join(".cache"))])
-}
 
 /// The ZU3EG's: `main` alone (no board shell: the Ultra96-V2's logic has no oscillator or
 /// UART of its own), its rows paired; the bundle bit-exact in RTL with the interpreter's
@@ -22,7 +17,7 @@ fn the_zu3eg_serial_bundle_runs_in_rtl_bit_exactly() {
     std::fs::create_dir_all(&tmp).unwrap();
     let out = tmp.join("zu3");
     let out_s = out.to_str().unwrap();
-    let r = qweave_cached(&[
+    let r = common::qweave_cached(&[
         "compile",
         "tests/models/digits_qdq.onnx",
         "--target",
@@ -46,7 +41,7 @@ fn the_zu3eg_serial_bundle_runs_in_rtl_bit_exactly() {
 
     // the bundle in RTL: every layer the interpreter's, and the same class
     let y = tmp.join("y.npz");
-    let r = qweave_cached(&[
+    let r = common::qweave_cached(&[
         "simulate",
         out_s,
         "--engine",
@@ -61,7 +56,7 @@ fn the_zu3eg_serial_bundle_runs_in_rtl_bit_exactly() {
     assert!(r.stderr.contains("every layer equal"), "{}", r.stderr);
     assert!(r.stdout.contains("(1 of 1 equal)"), "{}", r.stdout);
     // no board shell
-    let r = qweave_cached(&[
+    let r = common::qweave_cached(&[
         "simulate",
         out_s,
         "--engine",
@@ -77,16 +72,15 @@ fn the_zu3eg_serial_bundle_runs_in_rtl_bit_exactly() {
 }
 
 /// The ZU9EG's, in the ZCU102's board shell: the whole chip, a bitstream script with the
-/// board's pins, yosys' count of `board`; the bundle run over the shell's UART in Verilator
-/// (the board engine) bit-exactly.
+/// board's pins and the one that programs it, yosys' count of `board` within the part.
 #[test]
-fn the_zcu102_bundle_is_a_bitstream_script_and_runs_in_its_board_shell() {
+fn the_zcu102_bundle_is_a_bitstream_script_for_its_board_shell() {
     let tmp = std::env::temp_dir().join(format!("qweave-zcu102-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
     let out = tmp.join("zcu102");
     let out_s = out.to_str().unwrap();
-    let r = qweave_cached(&[
+    let r = common::qweave_cached(&[
         "compile",
         "tests/models/digits_w1a1.onnx",
         "--target",
@@ -155,37 +149,21 @@ fn the_zcu102_bundle_is_a_bitstream_script_and_runs_in_its_board_shell() {
     let sv = std::fs::read_to_string(out.join("accel.sv")).unwrap();
     assert!(sv.contains("module qw_dsp_pair") && sv.contains("MMCME4_BASE"));
 
-    // over the shell's UART in Verilator: the ISA simulator's outputs, every layer checked
-    let x = "examples/digits_image.npz";
-    let (y_board, y_isa) = (tmp.join("board.npz"), tmp.join("isa.npz"));
-    let r = qweave_cached(&[
-        "simulate",
-        out_s,
-        "--engine",
-        "board",
-        "-i",
-        x,
-        "-o",
-        y_board.to_str().unwrap(),
-        "--check",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("every layer equal"), "{}", r.stderr);
-    let r = qweave_cached(&[
-        "simulate",
-        out_s,
-        "--engine",
-        "isa",
-        "-i",
-        x,
-        "-o",
-        y_isa.to_str().unwrap(),
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(
-        std::fs::read(&y_board).unwrap(),
-        std::fs::read(&y_isa).unwrap()
-    );
+    // the clock's primitives and the pins' buffers, as yosys mapped them
+    let stat: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("yosys/synth_stat.json")).unwrap()).unwrap();
+    let cells = &stat["modules"]["\\board"]["num_cells_by_type"];
+    for (cell, n) in [
+        ("IBUFDS", 1),
+        ("MMCME4_BASE", 1),
+        ("BUFG", 1),
+        ("IBUF", 1),
+        ("OBUF", 2),
+    ] {
+        assert_eq!(cells[cell], n, "{cell}: {cells}");
+    }
+    // (the shell in Verilator: rtl_board.rs, around a stand-in; a digits image over the
+    // virtual ZCU102's UART takes 18 s, too long beside the rest of the suite)
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

@@ -209,6 +209,9 @@ mod tests {
             let b = breakdown(&c, t).unwrap();
             assert_eq!(b.array.dsp, u64::from(rows) / 2 + 1);
             assert_eq!(b.control.lut, 1808 + 442 + 872);
+            // the FIFOs, and on the ZCU102 the board's memory: 8 x 4 RAMB36
+            let board = if t == Target::Xczu9eg { 32 } else { 0 };
+            assert_eq!(b.control.bram, 1 + 1 + board);
             assert!(estimate(&c, t).is_ok());
         }
         assert_eq!(Target::Sim.serial_preset(), None);

@@ -45,12 +45,14 @@ const BOARD_CELLS: u64 = 573;
 
 /// The serial datapath's resources on blocks of `block` bits: multipliers are SB_MAC16 (one
 /// per row and the micro-machine's) on the iCE40. On a Xilinx part two rows share a DSP48E2
-/// (`qw_dsp_pair`), the setup product takes one more, and there is no board shell; the LUT
-/// figures stay the iCE40's LUT4 counts, more than the LUT6s yosys maps it to
-/// (`qweave compile --datapath serial` reports those).
+/// (`qw_dsp_pair`), the setup product takes one more, the board shell's logic is not counted
+/// (the ZU3EG has none; the ZCU102's is small beside the LUT figures, which stay the iCE40's
+/// LUT4 counts, more than the LUT6s yosys maps them to: `qweave compile --datapath serial`
+/// reports those), and the ZCU102 shell's 128 KiB memory is eight 32K x 4 block RAMs.
 pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
     let rows = u64::from(c.rows);
-    let xilinx = crate::Target::parse(&c.target).is_ok_and(crate::Target::xilinx);
+    let target = crate::Target::parse(&c.target).ok();
+    let xilinx = target.is_some_and(crate::Target::xilinx);
     // a block is at most 16 bits wide on the iCE40 (256 x 16 EBR), 72 on larger parts
     let widest = if block <= 4096 { 16 } else { 72 };
     let blocks =
@@ -89,7 +91,13 @@ pub fn breakdown(c: &HwConfig, block: u64) -> Breakdown {
             + REGISTER_CELLS
             + if xilinx { 0 } else { BOARD_CELLS })
             + Resources {
-                bram: blocks(64, 32) + blocks(256, 8),
+                bram: blocks(64, 32)
+                    + blocks(256, 8)
+                    + if target == Some(crate::Target::Xczu9eg) {
+                        8 * blocks(32768, 4)
+                    } else {
+                        0
+                    },
                 ..Resources::default()
             },
     }

@@ -81,6 +81,12 @@ pub fn qweave_env(args: &[&str], env: &[(&str, &Path)]) -> Run {
     }
 }
 
+/// Runs the `qweave` binary with its Verilator models cached in the repository's `.cache`
+/// (shared with the RTL tests' own models).
+pub fn qweave_cached(args: &[&str]) -> Run {
+    qweave_env(args, &[("QWEAVE_CACHE", &root().join(".cache"))])
+}
+
 /// The first `n` digits test images (`tests/models/digits_test.npz`), one `[1, 1, 8, 8]`
 /// tensor each, and their labels.
 pub fn digits(n: usize) -> (Vec<qweave_ir::Tensor>, Vec<i64>) {

@@ -167,7 +167,8 @@ impl Params {
     }
 
     /// `qw_serial_core`'s parameters, in its order: the column's multipliers, whether they
-    /// are paired, the width of the accumulators and the memories' address bits (their entries are powers of two).
+    /// are paired, the width of the accumulators and the memories' address bits (their
+    /// entries are powers of two).
     fn serial_core(&self) -> String {
         let log = |n: u32| n.max(1).trailing_zeros();
         [
@@ -342,8 +343,8 @@ pub fn generate(hw: &HwConfig) -> Result<Accel, String> {
     let mut body = compile_calyx(&futil, &primitives(&params)?)?;
     // the serial datapath on a board: the shell around it (and on the iCE40, its block RAMs
     // instantiated when synthesized)
-    let ice40 = params.serial && hw.target == Target::Ice40up5k.name();
-    if super::board::Board::of(hw).is_some() {
+    let board = super::board::Board::of(hw);
+    if board.is_some() {
         body += "// ---- the board shell (top module `board`) ----\n";
         body += &super::board::shell(hw)?;
     }
@@ -355,7 +356,11 @@ pub fn generate(hw: &HwConfig) -> Result<Accel, String> {
         hw.target,
         hw.rows,
         hw.cols,
-        if ice40 { ICE40_BLOCKS } else { "" }
+        if board == Some(super::board::Board::Icebreaker) {
+            ICE40_BLOCKS
+        } else {
+            ""
+        }
     );
     Ok(Accel { futil, sv, params })
 }
