@@ -674,7 +674,7 @@ fn random_networks_run_in_rtl_bit_exactly() {
     ] {
         let engine = qweave_backends::rtl::engine::Engine::build(&hw, &cache, false)
             .unwrap_or_else(|e| panic!("{}: {e}", hw.target));
-        for seed in 0..30 {
+        for seed in 0..20 {
             let (text, lo, hi) = network(seed);
             let g = qweave_ir::parse(&text, None).unwrap().graph;
             let Ok(c) = program::compile(&g, &hw) else {
@@ -699,7 +699,7 @@ fn random_networks_run_in_rtl_bit_exactly() {
             ran += 1;
         }
     }
-    assert!(ran >= 70, "only {ran} networks ran in RTL");
+    assert!(ran >= 45, "only {ran} networks ran in RTL");
     errors.sort_by(f64::total_cmp);
     let _ = writeln!(
         std::io::stderr(),
