@@ -2,7 +2,7 @@
 //! compiled programs bit-exactly: for every real-model fixture, DRAM after the RTL run equals
 //! DRAM after the ISA simulator's, every layer equals the interpreter's, and the RTL's cycles
 //! are within 5 % of the cycle model's, on the bricks array (`sim`), the ZU3EG's DSP48E2 PEs
-//! (in an 8x4 array) and the serial datapath (`ice40up5k`'s, and the ZU3EG's column of 32). `accel.sv` is clean under
+//! (in an 8x4 array) and the serial datapath (`ice40up5k`). `accel.sv` is clean under
 //! `verilator -Wall` for each of them. Verilator comes from `scripts/hw-tools.sh`.
 
 mod common;
@@ -23,11 +23,6 @@ fn dsp_array() -> qweave_hw::HwConfig {
 /// Every fixture on the accelerator `hw` (but ResNet-8 on the serial datapath, where it takes
 /// 6.9 million cycles): bit-exact, and within 5 % of the model.
 fn fixtures_on(hw: &qweave_hw::HwConfig) {
-    fixtures_but(hw, &[]);
-}
-
-/// [`fixtures_on`] without the fixtures named in `skip`.
-fn fixtures_but(hw: &qweave_hw::HwConfig, skip: &[&str]) {
     let engine = Engine::build(hw, &common::root().join(".cache/rtl"), false)
         .unwrap_or_else(|e| panic!("{e}"));
     let digits = common::digits(2).0;
@@ -40,7 +35,7 @@ fn fixtures_but(hw: &qweave_hw::HwConfig, skip: &[&str]) {
         ("bench_resnet_qop.onnx", common::resnet_input()),
     ];
     for (model, x) in cases {
-        if (hw.serial && model.starts_with("bench_resnet")) || skip.contains(&model) {
+        if hw.serial && model.starts_with("bench_resnet") {
             continue;
         }
         let g = common::lowered(model);
@@ -94,20 +89,8 @@ fn fixtures_run_on_the_serial_datapath_in_rtl_bit_exactly_within_5_percent_of_th
     fixtures_on(&qweave_hw::Target::Ice40up5k.preset());
 }
 
-/// The serial datapath as `--datapath serial` builds it for the ZU3EG: a column of 32
-/// multipliers, two to a DSP48E2 (`qw_dsp_pair`), on three of the digits fixtures: the
-/// UP5K's column, the same RTL but for the pairing, runs all five, and the pair itself is
-/// checked on every operand (`tests/rtl_dsp_pair.rs`).
-#[test]
-fn fixtures_run_on_the_zynq_serial_datapath_in_rtl_bit_exactly() {
-    fixtures_but(
-        &qweave_hw::Target::Xczu3eg.serial_preset().unwrap(),
-        &["digits_qop.onnx", "digits_w2a2.onnx"],
-    );
-}
-
 /// The serial datapath with a column of 2 plain multipliers (the UP5K's preset has one; the
-/// Zynq's 32 are paired, `fixtures_run_on_the_zynq_serial_datapath_in_rtl_bit_exactly`),
+/// Zynq's 32 are paired, `rtl_zynq_serial.rs`),
 /// each row's input buffer a share of the preset's: the shadow bank and the write-back of
 /// several rows, bit-exact and on the model's cycles.
 #[test]

@@ -1,7 +1,8 @@
 //! The iCE40 board shell (`board`, the top module the open flow builds for `ice40up5k`: the
 //! serial accelerator behind a UART, with DRAM and the program in SPRAM) in Verilator with a
 //! host on its UART line, running real models bit-exactly, and through the whole open flow
-//! around a stand-in accelerator; the ZCU102's shell around the stand-in in Verilator. Verilator, yosys, nextpnr-ice40 and icestorm come from
+//! around a stand-in accelerator; the ZCU102's shell around the stand-in, in Verilator and
+//! in yosys. Verilator, yosys, nextpnr-ice40 and icestorm come from
 //! `scripts/hw-tools.sh`.
 
 mod common;
@@ -167,16 +168,36 @@ fn the_board_shell_places_routes_and_packs_on_the_up5k() {
 }
 
 /// The ZCU102's board shell (`xczu9eg` with `--datapath serial`) around the stand-in: in
-/// Verilator its UART at 50 clock cycles a bit carries the stand-in's DRAM accesses, and
-/// every port of its top module has a pin in `pins.xdc`. (`rtl_zynq_serial.rs` has yosys
-/// synthesize it around the real accelerator.)
+/// Verilator its UART at 50 clock cycles a bit carries the stand-in's DRAM accesses, yosys
+/// maps it onto the ZU9EG, and every port of its top module has a pin in `pins.xdc`.
 #[test]
-fn the_zcu102_shell_runs_over_its_uart() {
+fn the_zcu102_shell_runs_over_its_uart_and_synthesizes_for_the_zu9eg() {
     let hw = qweave_hw::Target::Xczu9eg.serial_preset().unwrap();
     let shell = qweave_backends::rtl::board::shell(&hw).unwrap();
     assert!(shell.contains("MMCME4_BASE") && !shell.contains("SB_PLL40"));
     let design = format!("/* verilator lint_off DECLFILENAME */\n{STAND_IN}\n{shell}");
     stand_in_runs(&hw, &design);
+    // yosys maps it onto the ZU9EG: the oscillator's differential buffer, the MMCM, the
+    // clock buffer, and 32 RAMB36 for the 128 KiB memory
+    let tmp = std::env::temp_dir().join(format!("qweave-zcu102-shell-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let sv = tmp.join("board.sv");
+    std::fs::write(&sv, &design).unwrap();
+    let cells = qweave_fpga::yosys_utilization(&[sv], "board", &tmp.join("yosys"), true);
+    let _ = std::fs::remove_dir_all(&tmp);
+    let cells = cells.unwrap_or_else(|e| panic!("{e}"));
+    for (cell, n) in [
+        ("IBUFDS", 1),
+        ("MMCME4_BASE", 1),
+        ("BUFG", 1),
+        ("RAMB36", 32),
+        ("IBUF", 1),
+        ("OBUF", 2),
+    ] {
+        assert_eq!(cells.get(cell), n, "{cell}: {cells:?}");
+    }
+    assert!(qweave_fpga::ZU9EG.over(|r| cells.get(r)).is_empty());
     for port in ["clk_125mhz_p", "clk_125mhz_n", "rx", "tx", "led"] {
         assert!(
             qweave_backends::rtl::zcu102::XDC.contains(&format!("[get_ports {port}]")),
